@@ -1,0 +1,62 @@
+/**
+ * GatewayError and the stable error-code table (GW_ERR_*).
+ *
+ * Three kinds of outcome (STYLE habit 12): "need more data" is a return value (`undefined`), non-fatal decode
+ * errors go to a sink's `onDecodeError(err)`, fatal errors throw a GatewayError and the owning session closes.
+ * Codes are stable strings a caller, a log query or an API client can match on.
+ */
+export const ErrorCode = {
+  // config
+  ConfSyntax: 'GW_ERR_CONF_SYNTAX',
+  ConfInvalid: 'GW_ERR_CONF_INVALID',
+  ConfInclude: 'GW_ERR_CONF_INCLUDE',
+  // generic byte parsing
+  Truncated: 'GW_ERR_TRUNCATED',
+  TooLarge: 'GW_ERR_TOO_LARGE',
+  // AMF0 / FLV
+  Amf0Decode: 'GW_ERR_AMF0_DECODE',
+  FlvHeader: 'GW_ERR_FLV_HEADER',
+  FlvTag: 'GW_ERR_FLV_TAG',
+  // codecs
+  H264Sps: 'GW_ERR_H264_SPS',
+  H264Nalu: 'GW_ERR_H264_NALU',
+  AvcConfig: 'GW_ERR_AVC_CONFIG',
+  AacAdts: 'GW_ERR_AAC_ADTS',
+  AacConfig: 'GW_ERR_AAC_CONFIG',
+  MpegAudioHeader: 'GW_ERR_MPEG_AUDIO_HEADER',
+  // MPEG-TS
+  TsSync: 'GW_ERR_TS_SYNC',
+  TsCrc: 'GW_ERR_TS_CRC',
+  TsPsi: 'GW_ERR_TS_PSI',
+  TsPes: 'GW_ERR_TS_PES',
+  TsContinuity: 'GW_ERR_TS_CONTINUITY',
+  TsUnsupportedCodec: 'GW_ERR_TS_UNSUPPORTED_CODEC',
+  TsMultiProgram: 'GW_ERR_TS_MULTI_PROGRAM',
+  // RTMP
+  RtmpHandshake: 'GW_ERR_RTMP_HANDSHAKE',
+  RtmpChunk: 'GW_ERR_RTMP_CHUNK',
+  RtmpCommand: 'GW_ERR_RTMP_COMMAND',
+  // hub
+  StreamBusy: 'GW_ERR_STREAM_BUSY',
+  StreamKeyInvalid: 'GW_ERR_STREAM_KEY_INVALID',
+  ConsumerTooSlow: 'GW_ERR_CONSUMER_TOO_SLOW',
+  // casters / outputs
+  CasterOutput: 'GW_ERR_CASTER_OUTPUT',
+  Listen: 'GW_ERR_LISTEN',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An error with a stable code; `message` says what was wrong, with the stream/session id where known. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'GatewayError';
+    this.code = code;
+  }
+}
+
+/** True when `err` is a GatewayError, optionally with the given code. */
+export function isGatewayError(err: unknown, code?: ErrorCode): err is GatewayError {
+  return err instanceof GatewayError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,84 @@
+/**
+ * Narrow interfaces of the hub, declared for the sides that use them (STYLE habit 15): casters and the RTMP
+ * publish path depend on `HubPort`/`Publisher`; outputs depend on `Subscriber`/`ConsumerTarget`.
+ * Nothing here awaits: the hub is synchronous (habit 14).
+ */
+import type { RtmpMessage } from '../media/message.ts';
+import type { StreamKey } from '../media/stream-key.ts';
+
+/** Who publishes or plays: for logs, stats and error messages. */
+export interface SessionInfo {
+  /** Process-unique id, e.g. `rtmp-17`, `udp-3`. */
+  readonly id: string;
+  /** `rtmp`, `http-flv`, `mpegts_over_udp`, ... */
+  readonly protocol: string;
+  /** Peer address `ip:port` when there is one. */
+  readonly remote?: string;
+}
+
+/** The write side of one live stream. Obtained from `HubPort.publish`. */
+export interface Publisher {
+  readonly key: StreamKey;
+  /** Hand one message to the hub (never blocks; the hub corrects time and fans out synchronously). */
+  write(msg: RtmpMessage): void;
+  /** Unpublish. Idempotent. Players stay attached and wait for the next publisher (SRS semantics). */
+  close(reason?: string): void;
+}
+
+/** Why a consumer was detached, or what happened to its source. */
+export type SourceEvent = 'publish' | 'unpublish';
+
+/**
+ * What an output gives the hub for one player: a sink for messages.
+ * `send` returns false when the transport is full (e.g. `socket.writableLength` over its mark); the hub's
+ * consumer then queues (bounded) until the output calls `Subscriber.resume()`.
+ */
+export interface ConsumerTarget {
+  send(msg: RtmpMessage): boolean;
+  /** Optional: the source was (re)published or unpublished (RTMP sends onStatus notifications). */
+  onSourceEvent?(event: SourceEvent): void;
+  /** The hub detached this consumer (source closed / gateway stopping). The output closes its transport. */
+  onClose?(reason: string): void;
+}
+
+export interface ConsumerOptions {
+  /** Max media time held in the queue, ms (SRS `queue_length` seconds × 1000). Default from the vhost. */
+  queueLengthMs?: number;
+  /** Max bytes held in the queue. */
+  queueMaxBytes?: number;
+  /** Start from the GOP cache (default true when the vhost has gop_cache on). */
+  useGopCache?: boolean;
+}
+
+export interface ConsumerStats {
+  readonly sentMessages: number;
+  readonly sentBytes: number;
+  readonly droppedMessages: number;
+  readonly queuedMessages: number;
+  readonly queuedBytes: number;
+}
+
+/** The read side for one player. Obtained from `HubPort.subscribe`. */
+export interface Subscriber {
+  readonly key: StreamKey;
+  /** The transport drained: flush the queue while `send` keeps returning true. */
+  resume(): void;
+  /** Detach from the source. Idempotent. */
+  close(): void;
+  stats(): ConsumerStats;
+}
+
+export interface HubPort {
+  /**
+   * Become the publisher of `key`.
+   * @throws GatewayError GW_ERR_STREAM_BUSY when another publisher holds the key (the first keeps streaming).
+   */
+  publish(key: StreamKey, who: SessionInfo): Publisher;
+  /**
+   * Attach a player. Creates the source if nobody publishes yet (the player waits, SRS semantics).
+   * Delivers: metadata → sequence headers → GOP cache → live.
+   */
+  subscribe(key: StreamKey, who: SessionInfo, target: ConsumerTarget, opts?: ConsumerOptions): Subscriber;
+  /** Is someone publishing `key` now? */
+  isPublishing(key: StreamKey): boolean;
+}
