@@ -75,3 +75,25 @@ export function vhostFromHost(host: string): string {
   if (host === '' || host === 'localhost' || /^[0-9.]+$/.test(host) || host.includes(':')) return DEFAULT_VHOST;
   return host;
 }
+
+/**
+ * Substitute SRS template variables in a caster `output` or an `http_remux mount`:
+ * `[vhost]`, `[app]`, `[stream]` (SRS stream_caster output, e.g. `rtmp://127.0.0.1/[app]/[stream]`).
+ */
+export function resolveTemplate(template: string, vars: { vhost?: string; app?: string; stream?: string }): string {
+  return template
+    .replaceAll('[vhost]', vars.vhost ?? DEFAULT_VHOST)
+    .replaceAll('[app]', vars.app ?? '')
+    .replaceAll('[stream]', vars.stream ?? '');
+}
+
+/**
+ * Is `host:port` this gateway itself? True for loopback names and addresses (and unspecified addresses) when
+ * `port` is one of our RTMP listen ports. Then a caster publishes in-process instead of opening a socket
+ * (STYLE habit 6).
+ */
+export function isOwnAddress(host: string, port: number, ownPorts: readonly number[]): boolean {
+  const h = host.toLowerCase();
+  const loopback = h === 'localhost' || h.startsWith('127.') || h === '::1' || h === '0.0.0.0' || h === '::' || h === '';
+  return loopback && ownPorts.includes(port);
+}

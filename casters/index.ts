@@ -1,0 +1,39 @@
+/**
+ * Caster registry: the `caster` directive value of a `stream_caster { }` block → a Caster (SRS stream_caster).
+ * `output rtmp://host[:port]/app/stream` names the stream; `[app]`, `[stream]`, `[vhost]` and `[port]` (our first
+ * RTMP port) are substituted first. When host:port is this gateway, the caster publishes in-process (no socket).
+ */
+import { ErrorCode, GatewayError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { HubPort } from '../core/hub/ports.ts';
+import type { StreamCasterConfig } from '../core/config/config.ts';
+import { isOwnAddress, parseRtmpUrl, resolveTemplate } from '../core/media/stream-key.ts';
+import type { Caster } from './caster.ts';
+import { MpegtsUdpCaster } from './mpegts-udp/mpegts-udp-caster.ts';
+
+export type { Caster, CasterStats } from './caster.ts';
+
+export interface CasterContext {
+  readonly hub: HubPort;
+  readonly log: Logger;
+  /** Our RTMP listen ports (to recognise `output` URLs that point at this gateway). */
+  readonly rtmpPorts: readonly number[];
+}
+
+/**
+ * Build the caster for one enabled `stream_caster` block.
+ * @throws GatewayError GW_ERR_CASTER_OUTPUT when `output` is not an rtmp:// URL naming this gateway (pushing to
+ *   another server is a later issue), GW_ERR_CONF_INVALID for a caster type this build does not have yet.
+ */
+export function createCaster(cfg: StreamCasterConfig, ctx: CasterContext): Caster {
+  const where = `${cfg.file}:${cfg.line}`;
+  if (cfg.caster !== 'mpegts_over_udp') {
+    throw new GatewayError(ErrorCode.ConfInvalid, `${where}: caster '${cfg.caster}' is not available in this build yet`);
+  }
+  const url = resolveTemplate(cfg.output, { app: 'live', stream: 'livestream' }).replaceAll('[port]', String(ctx.rtmpPorts[0] ?? 1935));
+  const out = parseRtmpUrl(url);
+  if (!isOwnAddress(out.host, out.port, ctx.rtmpPorts)) {
+    throw new GatewayError(ErrorCode.CasterOutput, `${where}: output ${cfg.output} is not this gateway (RTMP ports ${ctx.rtmpPorts.join(',')}); pushing to another server is not supported yet`);
+  }
+  return new MpegtsUdpCaster({ hub: ctx.hub, key: out.key, listen: cfg.listen, idleTimeoutMs: cfg.idleTimeoutMs, log: ctx.log });
+}

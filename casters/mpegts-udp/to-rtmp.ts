@@ -1,0 +1,131 @@
+/**
+ * MPEG-TS elementary streams → RtmpMessages for one published stream (mediamtx protocols/mpegts/to_stream.go).
+ *
+ * One instance per sender: it is the TsDemuxer's sink. Timestamps of all PIDs go through ONE 33-bit unwrapper
+ * (one program clock), then the shared codec packagers (core/codec) build one message per access unit:
+ * H.264 Annex-B PES → AvcPackager (one PES = one AU, as SRS and mediamtx assume), ADTS PES → AacPackager,
+ * MPEG audio PES → MpegAudioPackager. An onMetaData message is emitted whenever a new sequence header appears.
+ * H.265 (stream_type 0x24) is recognised and reported; RTMP output of it is a later issue.
+ */
+import type { GatewayError } from '../../core/errors.ts';
+import { ErrorCode, GatewayError as GwError } from '../../core/errors.ts';
+import { createMessage, MessageType, type RtmpMessage } from '../../core/media/message.ts';
+import { Pts33Unwrapper } from '../../core/media/timestamp.ts';
+import { AvcPackager } from '../../core/codec/h264/avc-packager.ts';
+import { splitAnnexB } from '../../core/codec/h264/nalu.ts';
+import { AacPackager } from '../../core/codec/aac/aac-packager.ts';
+import { MpegAudioPackager } from '../../core/codec/mpeg-audio.ts';
+import { encodeAmf0, Amf0EcmaArray, type Amf0Value } from '../../core/protocol/amf0.ts';
+import type { TsDemuxerSink, TsTrack } from '../../core/protocol/mpegts/ts-demuxer.ts';
+
+export interface TsToRtmpSink {
+  onMessage(msg: RtmpMessage): void;
+  /** Non-fatal problems (demux and codec); the session logs them rate-limited. */
+  onDecodeError(err: GatewayError): void;
+  /** Program (re)announced: for logs. */
+  onProgram?(programNumber: number, tracks: readonly TsTrack[]): void;
+}
+
+export class TsToRtmp implements TsDemuxerSink {
+  readonly #sink: TsToRtmpSink;
+  #clock = new Pts33Unwrapper();
+  #avc = new AvcPackager();
+  #aac = new AacPackager();
+  #mp3 = new MpegAudioPackager();
+  #videoPid = -1;
+  #audioPid = -1;
+  #reported = new Set<number>();
+  #lastTimestampMs = 0;
+
+  constructor(sink: TsToRtmpSink) {
+    this.#sink = sink;
+  }
+
+  /** Forget codec state and the clock (after an idle gap, before a republish). */
+  reset(): void {
+    this.#clock = new Pts33Unwrapper();
+    this.#avc = new AvcPackager();
+    this.#aac = new AacPackager();
+    this.#mp3 = new MpegAudioPackager();
+    this.#videoPid = -1;
+    this.#audioPid = -1;
+    this.#reported.clear();
+  }
+
+  onProgram(programNumber: number, tracks: readonly TsTrack[]): void {
+    // First video and first audio track of the program are published; others are reported once.
+    this.#videoPid = -1;
+    this.#audioPid = -1;
+    for (const t of tracks) {
+      if (t.codec === 'h264' && this.#videoPid < 0) this.#videoPid = t.pid;
+      else if ((t.codec === 'aac' || t.codec === 'mp3') && this.#audioPid < 0) this.#audioPid = t.pid;
+      else if (!this.#reported.has(t.pid)) {
+        this.#reported.add(t.pid);
+        const what = t.codec === 'h265' ? 'H.265 (stream_type 0x24) is not supported for RTMP output yet'
+          : `stream_type 0x${t.streamType.toString(16)} (${t.codec}) is not published`;
+        this.#sink.onDecodeError(new GwError(ErrorCode.TsUnsupportedCodec, `pid ${t.pid}: ${what}`));
+      }
+    }
+    this.#sink.onProgram?.(programNumber, tracks);
+  }
+
+  onPes(track: TsTrack, data: Buffer, pts90k: number | undefined, dts90k: number | undefined): void {
+    if (track.pid !== this.#videoPid && track.pid !== this.#audioPid) return;
+    if (pts90k === undefined) {
+      this.#sink.onDecodeError(new GwError(ErrorCode.TsPes, `pid ${track.pid}: PES without PTS dropped`));
+      return;
+    }
+    const pts = this.#clock.unwrap(pts90k);
+    const dts = dts90k === undefined || dts90k === pts90k ? pts : pts - wrapDiff(pts90k, dts90k);
+    let out: RtmpMessage[];
+    if (track.codec === 'h264') out = this.#avc.packAccessUnit(splitAnnexB(data), pts, dts);
+    else if (track.codec === 'aac') out = this.#aac.packAdts(data, pts);
+    else out = this.#mp3.packFrames(data, pts);
+    for (const msg of out) {
+      if (msg.kind === 'video-config' || msg.kind === 'audio-config') this.#emitMetadata(msg.timestamp);
+      this.#lastTimestampMs = msg.timestamp;
+      this.#sink.onMessage(msg);
+    }
+  }
+
+  onDecodeError(err: GatewayError): void {
+    this.#sink.onDecodeError(err);
+  }
+
+  /** onMetaData as FLV players expect it (SRS/ffmpeg field names), from the SPS and the audio config. */
+  #emitMetadata(timestampMs: number): void {
+    const meta: Record<string, Amf0Value> = {};
+    const sps = this.#avc.sps;
+    if (sps !== undefined) {
+      meta.width = sps.width;
+      meta.height = sps.height;
+      meta.videocodecid = 7;
+      if (sps.fps !== undefined) meta.framerate = sps.fps;
+    }
+    const asc = this.#aac.config;
+    const mp3 = this.#mp3.header;
+    if (asc !== undefined) {
+      meta.audiocodecid = 10;
+      meta.audiosamplerate = asc.samplingFrequency;
+      meta.audiochannels = asc.channelConfiguration;
+      meta.stereo = asc.channelConfiguration === 2;
+    } else if (mp3 !== undefined) {
+      meta.audiocodecid = 2;
+      meta.audiosamplerate = mp3.sampleRate;
+      meta.audiochannels = mp3.channels;
+      meta.stereo = mp3.channels === 2;
+    }
+    meta.encoder = 'castgate';
+    const body = encodeAmf0(['onMetaData', new Amf0EcmaArray(meta)]);
+    const msg = createMessage(MessageType.Data, Math.max(timestampMs, this.#lastTimestampMs), body);
+    if (msg !== undefined) this.#sink.onMessage(msg);
+  }
+}
+
+/** (pts − dts) on the 33-bit clock, as a small non-negative-or-negative number of ticks. */
+function wrapDiff(pts90k: number, dts90k: number): number {
+  const m = 2 ** 33;
+  let d = (pts90k - dts90k + m) % m;
+  if (d > m / 2) d -= m;
+  return d;
+}

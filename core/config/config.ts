@@ -1,0 +1,318 @@
+/**
+ * Config loading: conf file → Directive tree (directive-parser.ts) → checked against the one SCHEMA table →
+ * typed, defaulted, deep-frozen Config (SRS SrsConfig; fastify deepFreezeObject; mediamtx conf Validate).
+ *
+ * Unknown directives are warnings (`unknown directive 'x'`, once per unknown subtree, located), never errors,
+ * so SRS's own confs load. Invalid values throw GatewayError(ConfInvalid) `file:line:col: message`.
+ * A repeated leaf keeps its first value (SRS SrsConfDirective::get), with a warning for the others.
+ */
+import { dirname } from 'node:path';
+import { ErrorCode, GatewayError } from '../errors.ts';
+import { DEFAULT_VHOST } from '../media/stream-key.ts';
+import { parseConfigFile, parseConfigText, resolveIncludes, type Directive } from './directive-parser.ts';
+import { parseBySpec, specOf, SCHEMA, type LeafKey, type ValueOf } from './schema.ts';
+import { parseOnOff, type ListenAddress } from './values.ts';
+
+export type { ListenAddress } from './values.ts';
+export type { Directive } from './directive-parser.ts';
+
+export type CasterType = 'mpegts_over_udp' | 'rtsp' | 'flv';
+export interface StreamCasterConfig {
+  /** default false (SRS). */
+  readonly enabled: boolean;
+  readonly caster: CasterType;
+  /** e.g. 'rtmp://127.0.0.1/live/livestream' or 'rtmp://127.0.0.1/[app]/[stream]'. */
+  readonly output: string;
+  readonly listen: ListenAddress;
+  /** `idle_timeout` seconds → ms; default 10 s. */
+  readonly idleTimeoutMs: number;
+  readonly rtpPortMin: number;
+  readonly rtpPortMax: number;
+  /** Where the block is, for logs. */
+  readonly line: number;
+  readonly file: string;
+}
+export interface HttpRemuxConfig {
+  readonly enabled: boolean;
+  readonly mount: string;
+}
+export type TimeJitter = 'full' | 'zero' | 'off';
+export interface VhostConfig {
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly gopCache: boolean;
+  /** `queue_length` seconds → ms. */
+  readonly queueLengthMs: number;
+  readonly timeJitter: TimeJitter;
+  readonly httpRemux: HttpRemuxConfig;
+}
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+export interface Config {
+  readonly file: string;
+  /** RTMP listen addresses. */
+  readonly listen: readonly ListenAddress[];
+  readonly maxConnections: number;
+  readonly logLevel: LogLevel;
+  readonly httpServer: { readonly enabled: boolean; readonly listen: readonly ListenAddress[]; readonly dir: string };
+  readonly httpApi: { readonly enabled: boolean; readonly listen: readonly ListenAddress[] };
+  /** Every stream_caster block, enabled or not, in file order (disabled incomplete ones are left out). */
+  readonly streamCasters: readonly StreamCasterConfig[];
+  /** Always contains '__defaultVhost__'. Immutable: set/delete/clear throw. */
+  readonly vhosts: ReadonlyMap<string, VhostConfig>;
+}
+export interface ConfigWarning {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  readonly message: string;
+}
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly warnings: readonly ConfigWarning[];
+}
+
+/** SRS srs_log_level names → castgate (pino) level names. */
+const SRS_LOG_LEVELS = { verbose: 'trace', info: 'debug', trace: 'info', warn: 'warn', error: 'error' } as const;
+
+/** A Map whose mutators throw once built; Object.freeze alone does not stop Map.prototype.set. */
+class FrozenMap<K, V> extends Map<K, V> {
+  constructor(entries: Iterable<readonly [K, V]>) {
+    super();
+    for (const [k, v] of entries) super.set(k, v);
+    Object.freeze(this);
+  }
+  override set(): this {
+    throw new TypeError('config is immutable');
+  }
+  override delete(): boolean {
+    throw new TypeError('config is immutable');
+  }
+  override clear(): void {
+    throw new TypeError('config is immutable');
+  }
+}
+
+/** Freezes `value` and everything reachable from it; Maps become FrozenMaps. Returns the frozen value. */
+export function deepFreeze<T>(value: T): T {
+  if (value instanceof Map) {
+    const frozen = value instanceof FrozenMap ? value : new FrozenMap(value);
+    for (const v of frozen.values()) deepFreeze(v);
+    return frozen as T;
+  }
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  const obj = value as Record<string, unknown>;
+  for (const key of Object.keys(obj)) obj[key] = deepFreeze(obj[key]);
+  return Object.freeze(value);
+}
+
+interface Entry {
+  readonly directive: Directive;
+  readonly moved: boolean;
+}
+/** One block's values (nested non-repeating blocks such as play {} flattened in) and its repeated sub-blocks. */
+interface Section {
+  readonly where: Directive | undefined;
+  readonly values: Map<string, Entry>;
+  readonly blocks: Map<string, Directive[]>;
+}
+
+const at = (d: Directive): string => `${d.file}:${d.line}:${d.col}`;
+
+function invalid(d: Directive, message: string): GatewayError {
+  return new GatewayError(ErrorCode.ConfInvalid, `${at(d)}: ${message}`);
+}
+
+class Builder {
+  readonly #warnings = new Map<string, ConfigWarning>();
+
+  warn(d: Directive, message: string): void {
+    const key = `${at(d)}: ${message}`;
+    if (!this.#warnings.has(key)) this.#warnings.set(key, { file: d.file, line: d.line, col: d.col, message });
+  }
+
+  /** Warnings in file order (files in order of their first warning). */
+  get warnings(): ConfigWarning[] {
+    const list = [...this.#warnings.values()];
+    const fileOrder = new Map<string, number>();
+    for (const w of list) if (!fileOrder.has(w.file)) fileOrder.set(w.file, fileOrder.size);
+    const rank = (w: ConfigWarning): number => fileOrder.get(w.file) as number;
+    return list.sort((a, b) => rank(a) - rank(b) || a.line - b.line || a.col - b.col);
+  }
+
+  section(where: Directive | undefined, children: readonly Directive[], prefix: string): Section {
+    const s: Section = { where, values: new Map(), blocks: new Map() };
+    this.#collect(s, children, prefix);
+    return s;
+  }
+
+  #collect(s: Section, children: readonly Directive[], prefix: string): void {
+    for (const d of children) {
+      const written = prefix === '' ? d.name : `${prefix}.${d.name}`;
+      const found = specOf(written);
+      if (found === undefined) {
+        this.warn(d, `unknown directive '${d.name}'`);
+        continue;
+      }
+      const key = found.movedTo ?? written;
+      const spec = specOf(key) ?? found;
+      if (spec.kind === 'block') {
+        const want = spec.blockArgs ?? 0;
+        if (d.args.length !== want) {
+          throw invalid(d, `'${d.name}' takes ${want === 0 ? 'no arguments' : `${want} argument`} before '{'`);
+        }
+        if (spec.repeat === true) {
+          const list = s.blocks.get(key) ?? [];
+          list.push(d);
+          s.blocks.set(key, list);
+        } else {
+          this.#collect(s, d.children, key);
+        }
+        continue;
+      }
+      if (d.children.length > 0) throw invalid(d, `'${d.name}' is not a block`);
+      const r = parseBySpec(spec, d.args);
+      if ('error' in r) throw invalid(d, `invalid value '${d.args.join(' ')}' for '${d.name}': ${r.error}`);
+      const moved = found.movedTo !== undefined;
+      const prev = s.values.get(key);
+      if (prev === undefined) {
+        s.values.set(key, { directive: d, moved });
+      } else if (prev.moved && !moved) {
+        s.values.set(key, { directive: d, moved });
+        this.warn(prev.directive, `'${d.name}' is overridden by the one at ${at(d)}`);
+      } else {
+        this.warn(d, `duplicate '${d.name}' ignored, the first at ${at(prev.directive)} wins`);
+      }
+    }
+  }
+}
+
+/** The parsed value of `key` in `s`, or its default. Throws ConfInvalid naming the block when required and absent. */
+function value<K extends LeafKey>(s: Section, key: K): ValueOf<K> {
+  const spec = SCHEMA[key] as { readonly default?: string };
+  const entry = s.values.get(key);
+  const args = entry !== undefined ? entry.directive.args : spec.default !== undefined ? [spec.default] : undefined;
+  const name = key.slice(key.lastIndexOf('.') + 1);
+  if (args === undefined) {
+    const where = s.where;
+    const block = key.slice(0, key.indexOf('.'));
+    throw new GatewayError(
+      ErrorCode.ConfInvalid,
+      `${where === undefined ? 'config' : at(where)}: '${block}' requires '${name}'`,
+    );
+  }
+  const r = parseBySpec(SCHEMA[key], args);
+  if ('error' in r) throw new GatewayError(ErrorCode.ConfInvalid, `schema default of '${key}': ${r.error}`);
+  return r.value as ValueOf<K>;
+}
+
+const CASTER_TYPES: readonly string[] = SCHEMA['stream_caster.caster'].values;
+
+function buildCaster(b: Builder, d: Directive): StreamCasterConfig | undefined {
+  // SRS also has caster types castgate lacks (gb28181): a disabled block of such a type is skipped, not an error.
+  const enabledArg = d.children.find((c) => c.name === 'enabled')?.args[0] ?? 'off';
+  const on = parseOnOff(enabledArg);
+  const type = d.children.find((c) => c.name === 'caster');
+  if ('value' in on && !on.value) {
+    if (type !== undefined && type.args.length === 1 && !CASTER_TYPES.includes(type.args[0] as string)) {
+      b.warn(type, `disabled stream_caster of unsupported type '${type.args[0] as string}' is ignored`);
+      return undefined;
+    }
+  }
+  const s = b.section(d, d.children, 'stream_caster');
+  const enabled = value(s, 'stream_caster.enabled');
+  if (!enabled) {
+    const missing = (['stream_caster.caster', 'stream_caster.output', 'stream_caster.listen'] as const).filter(
+      (k) => !s.values.has(k),
+    );
+    if (missing.length > 0) {
+      b.warn(d, 'disabled stream_caster without caster, output or listen is ignored');
+      return undefined;
+    }
+  }
+  const rtpPortMin = value(s, 'stream_caster.rtp_port_min');
+  const rtpPortMax = value(s, 'stream_caster.rtp_port_max');
+  if (rtpPortMin > rtpPortMax) {
+    const e = s.values.get('stream_caster.rtp_port_max') ?? s.values.get('stream_caster.rtp_port_min');
+    throw invalid(e?.directive ?? d, `rtp_port_min ${rtpPortMin} is above rtp_port_max ${rtpPortMax}`);
+  }
+  return {
+    enabled,
+    caster: value(s, 'stream_caster.caster'),
+    output: value(s, 'stream_caster.output'),
+    listen: value(s, 'stream_caster.listen')[0] as ListenAddress,
+    idleTimeoutMs: value(s, 'stream_caster.idle_timeout'),
+    rtpPortMin,
+    rtpPortMax,
+    line: d.line,
+    file: d.file,
+  };
+}
+
+function buildVhost(b: Builder, name: string, d: Directive | undefined): VhostConfig {
+  const s = b.section(d, d?.children ?? [], 'vhost');
+  return {
+    name,
+    enabled: value(s, 'vhost.enabled'),
+    gopCache: value(s, 'vhost.play.gop_cache'),
+    queueLengthMs: value(s, 'vhost.play.queue_length'),
+    timeJitter: value(s, 'vhost.play.time_jitter'),
+    httpRemux: { enabled: value(s, 'vhost.http_remux.enabled'), mount: value(s, 'vhost.http_remux.mount') },
+  };
+}
+
+function build(file: string, directives: readonly Directive[]): LoadedConfig {
+  const b = new Builder();
+  const root = b.section(undefined, directives, '');
+  const streamCasters: StreamCasterConfig[] = [];
+  for (const d of root.blocks.get('stream_caster') ?? []) {
+    const c = buildCaster(b, d);
+    if (c !== undefined) streamCasters.push(c);
+  }
+  const vhosts = new Map<string, VhostConfig>();
+  const seen = new Map<string, Directive>();
+  for (const d of root.blocks.get('vhost') ?? []) {
+    const name = d.args[0] as string;
+    const first = seen.get(name);
+    if (first !== undefined) throw invalid(d, `duplicate vhost '${name}', first at ${at(first)}`);
+    seen.set(name, d);
+    vhosts.set(name, buildVhost(b, name, d));
+  }
+  if (!vhosts.has(DEFAULT_VHOST)) vhosts.set(DEFAULT_VHOST, buildVhost(b, DEFAULT_VHOST, undefined));
+  const config: Config = {
+    file,
+    listen: value(root, 'listen'),
+    maxConnections: value(root, 'max_connections'),
+    logLevel: SRS_LOG_LEVELS[value(root, 'srs_log_level')],
+    httpServer: {
+      enabled: value(root, 'http_server.enabled'),
+      listen: value(root, 'http_server.listen'),
+      dir: value(root, 'http_server.dir'),
+    },
+    httpApi: { enabled: value(root, 'http_api.enabled'), listen: value(root, 'http_api.listen') },
+    streamCasters,
+    vhosts,
+  };
+  return deepFreeze({ config, warnings: b.warnings });
+}
+
+/**
+ * Loads a conf file (with includes).
+ * @throws GatewayError ConfInclude (unreadable file or include), ConfSyntax, ConfInvalid — `file:line:col: message`.
+ */
+export function loadConfig(file: string): LoadedConfig {
+  return build(file, parseConfigFile(file));
+}
+
+/**
+ * Loads conf text as if it were `file`; includes resolve against `baseDir` (default: the folder of `file`).
+ * @throws as loadConfig.
+ */
+export function loadConfigText(text: string, file: string, baseDir: string = dirname(file)): LoadedConfig {
+  return build(file, resolveIncludes(parseConfigText(text, file), baseDir, file));
+}
+
+/** The vhost config for a name; falls back to __defaultVhost__ (SRS). Undefined when that vhost is disabled. */
+export function vhostConfig(config: Config, vhost: string): VhostConfig | undefined {
+  const v = config.vhosts.get(vhost) ?? config.vhosts.get(DEFAULT_VHOST);
+  return v !== undefined && v.enabled ? v : undefined;
+}

@@ -1,0 +1,167 @@
+/**
+ * The one table of config directives castgate understands: kind, default, range, allowed values and the
+ * deprecated locations they moved from (SRS trunk/conf/full.conf; SRS 3 moved gop_cache, queue_length and
+ * time_jitter from `vhost` into `vhost { play { } }`, srs_config_transform_vhost). conf/full.conf documents
+ * every entry with its default; a test keeps the two in step.
+ *
+ * Keys are dotted paths of directive names: `vhost.play.gop_cache` is `gop_cache` in `play {}` in `vhost {}`.
+ * Defaults are written as they would be in a conf file and parsed by the same value parser as user input.
+ */
+import {
+  parseEnum,
+  parseInteger,
+  parseListen,
+  parseOnOff,
+  parseRtmpUrl,
+  parseSecondsToMs,
+  parseString,
+  type ListenAddress,
+  type ValueResult,
+} from './values.ts';
+
+export type DirectiveKind = 'block' | 'onoff' | 'integer' | 'seconds' | 'enum' | 'listen' | 'string' | 'rtmp-url';
+
+export interface DirectiveSpec {
+  readonly kind: DirectiveKind;
+  /** Default as conf text; absent = no default (required where the owning block needs it). */
+  readonly default?: string;
+  /** integer: inclusive range; seconds: inclusive range in seconds. */
+  readonly min?: number;
+  readonly max?: number;
+  /** enum: allowed values. */
+  readonly values?: readonly string[];
+  /** listen: max number of addresses (default: any). */
+  readonly maxArgs?: number;
+  /** block: may appear many times, each a separate section (vhost, stream_caster). */
+  readonly repeat?: boolean;
+  /** block: number of arguments it takes (vhost's name). */
+  readonly blockArgs?: number;
+  /** deprecated location: the value is read as if written at this key. */
+  readonly movedTo?: string;
+  /** one line for conf/full.conf and error messages. */
+  readonly doc: string;
+}
+
+export const SCHEMA = {
+  listen: { kind: 'listen', default: '1935', doc: 'RTMP listen addresses: port, host:port or [ipv6]:port, several allowed' },
+  max_connections: { kind: 'integer', default: '1000', min: 1, max: 1_000_000, doc: 'max concurrent connections' },
+  srs_log_level: {
+    kind: 'enum',
+    default: 'trace',
+    values: ['verbose', 'info', 'trace', 'warn', 'error'],
+    doc: 'log level, SRS names: verbose=trace, info=debug, trace=info, warn, error',
+  },
+
+  http_server: { kind: 'block', doc: 'HTTP server for HTTP-FLV (http_remux) and static files' },
+  'http_server.enabled': { kind: 'onoff', default: 'off', doc: 'whether the HTTP server runs' },
+  'http_server.listen': { kind: 'listen', default: '8080', doc: 'HTTP listen addresses' },
+  'http_server.dir': { kind: 'string', default: './objs/nginx/html', doc: 'root folder for static files' },
+
+  http_api: { kind: 'block', doc: 'HTTP API (SRS /api/v1/)' },
+  'http_api.enabled': { kind: 'onoff', default: 'off', doc: 'whether the HTTP API runs' },
+  'http_api.listen': { kind: 'listen', default: '1985', doc: 'HTTP API listen addresses' },
+
+  stream_caster: { kind: 'block', repeat: true, doc: 'a caster turning another protocol into RTMP' },
+  'stream_caster.enabled': { kind: 'onoff', default: 'off', doc: 'whether this caster runs' },
+  'stream_caster.caster': {
+    kind: 'enum',
+    values: ['mpegts_over_udp', 'rtsp', 'flv'],
+    doc: 'caster type; required when enabled',
+  },
+  'stream_caster.output': {
+    kind: 'rtmp-url',
+    doc: 'where streams go: rtmp://host[:port]/app/stream with [app] [stream] [vhost] [port]; required when enabled',
+  },
+  'stream_caster.listen': { kind: 'listen', maxArgs: 1, doc: 'the one port the caster listens on; required when enabled' },
+  'stream_caster.idle_timeout': {
+    kind: 'seconds',
+    default: '10',
+    min: 0.1,
+    doc: 'castgate: seconds of silence after which an mpegts_over_udp stream is unpublished',
+  },
+  'stream_caster.rtp_port_min': { kind: 'integer', default: '57200', min: 1024, max: 65535, doc: 'rtsp: lowest RTP port' },
+  'stream_caster.rtp_port_max': { kind: 'integer', default: '57300', min: 1024, max: 65535, doc: 'rtsp: highest RTP port' },
+
+  vhost: { kind: 'block', repeat: true, blockArgs: 1, doc: 'a virtual host; __defaultVhost__ serves any other name' },
+  'vhost.enabled': { kind: 'onoff', default: 'on', doc: 'whether this vhost serves streams' },
+  'vhost.play': { kind: 'block', doc: 'player settings' },
+  'vhost.play.gop_cache': { kind: 'onoff', default: 'on', doc: 'keep the last GOP so a new player starts at once' },
+  'vhost.play.queue_length': {
+    kind: 'seconds',
+    default: '10',
+    min: 0,
+    doc: 'max seconds of media queued per player before whole GOPs are dropped',
+  },
+  'vhost.play.time_jitter': {
+    kind: 'enum',
+    default: 'full',
+    values: ['full', 'zero', 'off'],
+    doc: 'timestamp correction: full (monotonic, starts at 0), zero (starts at 0), off',
+  },
+  'vhost.gop_cache': { kind: 'onoff', movedTo: 'vhost.play.gop_cache', doc: 'SRS 2 location of play.gop_cache' },
+  'vhost.queue_length': { kind: 'seconds', movedTo: 'vhost.play.queue_length', doc: 'SRS 2 location of play.queue_length' },
+  'vhost.time_jitter': { kind: 'enum', movedTo: 'vhost.play.time_jitter', doc: 'SRS 2 location of play.time_jitter' },
+  'vhost.http_remux': { kind: 'block', doc: 'live HTTP-FLV for this vhost' },
+  'vhost.http_remux.enabled': { kind: 'onoff', default: 'off', doc: 'whether streams are served as HTTP-FLV' },
+  'vhost.http_remux.mount': {
+    kind: 'string',
+    default: '[vhost]/[app]/[stream].flv',
+    doc: 'URL path template of a live stream; [vhost]/ is dropped for the default vhost',
+  },
+} as const satisfies Readonly<Record<string, DirectiveSpec>>;
+
+export type SchemaKey = keyof typeof SCHEMA;
+type Spec<K extends SchemaKey> = (typeof SCHEMA)[K];
+
+/** Keys that hold a value (not blocks, not deprecated locations). */
+export type LeafKey = {
+  [K in SchemaKey]: Spec<K>['kind'] extends 'block' ? never : Spec<K> extends { movedTo: string } ? never : K;
+}[SchemaKey];
+
+interface KindValues {
+  onoff: boolean;
+  integer: number;
+  seconds: number; // milliseconds
+  enum: string;
+  listen: readonly ListenAddress[];
+  string: string;
+  'rtmp-url': string;
+}
+
+/** The parsed type of a leaf: an enum's union of values, seconds as ms, listen as addresses. */
+export type ValueOf<K extends LeafKey> =
+  Spec<K> extends { readonly values: readonly (infer V)[] } ? V : KindValues[Spec<K>['kind'] & keyof KindValues];
+
+/** The spec of a dotted key, or undefined for a directive castgate does not know. */
+export function specOf(key: string): DirectiveSpec | undefined {
+  return Object.hasOwn(SCHEMA, key) ? (SCHEMA as Readonly<Record<string, DirectiveSpec>>)[key] : undefined;
+}
+
+/** Parses a leaf directive's arguments by its spec. Leaves take exactly one argument, except listen (1..maxArgs). */
+export function parseBySpec(spec: DirectiveSpec, args: readonly string[]): ValueResult<unknown> {
+  if (spec.kind === 'listen') {
+    const max = spec.maxArgs ?? Number.POSITIVE_INFINITY;
+    if (args.length === 0 || args.length > max) {
+      return { error: max === 1 ? 'expected one address' : 'expected one or more addresses' };
+    }
+    return parseListen(args);
+  }
+  if (args.length !== 1) return { error: `expected 1 argument, got ${args.length}` };
+  const arg = args[0] as string;
+  switch (spec.kind) {
+    case 'onoff':
+      return parseOnOff(arg);
+    case 'integer':
+      return parseInteger(arg, spec.min ?? Number.MIN_SAFE_INTEGER, spec.max ?? Number.MAX_SAFE_INTEGER);
+    case 'seconds':
+      return parseSecondsToMs(arg, spec.min ?? 0, spec.max);
+    case 'enum':
+      return parseEnum(arg, spec.values ?? []);
+    case 'string':
+      return parseString(arg);
+    case 'rtmp-url':
+      return parseRtmpUrl(arg);
+    case 'block':
+      return { error: 'is a block' };
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The in-process hub: one Source per vhost/app/stream, created on demand by the first publisher or player,
+ * reaped when it has had neither for `sourceLingerMs` (SRS SrsLiveSourceManager, mediamtx path_manager.go).
+ *
+ * Synchronous (STYLE habit 14): no await between a check and a mutation; hooks and auth run before
+ * `publish()`/`subscribe()` are called. A second publisher of a key is refused with GW_ERR_STREAM_BUSY and the
+ * first keeps streaming.
+ */
+import { ErrorCode, GatewayError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { streamKeyString, type StreamKey } from '../media/stream-key.ts';
+import { DEFAULT_QUEUE_MAX_BYTES } from './consumer.ts';
+import { DEFAULT_GOP_CACHE_MAX_BYTES } from './gop-cache.ts';
+import type { ConsumerOptions, ConsumerTarget, HubPort, Publisher, SessionInfo, Subscriber } from './ports.ts';
+import { Source, type StreamSnapshot, type VhostHubSettings } from './source.ts';
+
+export type { StreamSnapshot, VhostHubSettings };
+export { DEFAULT_GOP_CACHE_MAX_BYTES, DEFAULT_QUEUE_MAX_BYTES };
+
+/**
+ * How long a source with no publisher and no consumers is kept (its `full` time_jitter timeline and counters
+ * survive a quick publisher reconnect). Caches are cleared at unpublish anyway, so a lingering source holds
+ * no media.
+ */
+export const DEFAULT_SOURCE_LINGER_MS = 10_000;
+
+export interface SourceHubOptions {
+  /** Parent logger; each source gets `log.child({ stream: 'vhost/app/stream' })`. */
+  readonly log: Logger;
+  /** Per-vhost settings (from the config), read at each publish and subscribe. */
+  readonly vhost: (vhostName: string) => VhostHubSettings;
+  /** Per-consumer queue byte cap (default DEFAULT_QUEUE_MAX_BYTES = 64 MiB). */
+  readonly queueMaxBytes?: number;
+  /** GOP cache byte cap (default DEFAULT_GOP_CACHE_MAX_BYTES = 32 MiB); above it, cache nothing until the next keyframe. */
+  readonly gopCacheMaxBytes?: number;
+  /** Idle source lifetime, ms (default DEFAULT_SOURCE_LINGER_MS); 0 = remove at once. */
+  readonly sourceLingerMs?: number;
+}
+
+export class SourceHub implements HubPort {
+  readonly #log: Logger;
+  readonly #vhost: (vhostName: string) => VhostHubSettings;
+  readonly #queueMaxBytes: number;
+  readonly #gopCacheMaxBytes: number;
+  readonly #lingerMs: number;
+  readonly #sources = new Map<string, Source>();
+  readonly #reapTimers = new Map<Source, NodeJS.Timeout>();
+  readonly #onIdle = (source: Source): void => this.#scheduleReap(source);
+  #closed = false;
+
+  constructor(opts: SourceHubOptions) {
+    this.#log = opts.log;
+    this.#vhost = opts.vhost;
+    this.#queueMaxBytes = opts.queueMaxBytes ?? DEFAULT_QUEUE_MAX_BYTES;
+    this.#gopCacheMaxBytes = opts.gopCacheMaxBytes ?? DEFAULT_GOP_CACHE_MAX_BYTES;
+    this.#lingerMs = opts.sourceLingerMs ?? DEFAULT_SOURCE_LINGER_MS;
+  }
+
+  /**
+   * Become the publisher of `key`.
+   * @throws GatewayError GW_ERR_STREAM_BUSY when another publisher holds the key (it keeps streaming), or when
+   *   the hub is closed.
+   */
+  publish(key: StreamKey, who: SessionInfo): Publisher {
+    this.#assertOpen(key);
+    const source = this.#source(key);
+    const current = source.publisher;
+    if (current !== undefined) {
+      throw new GatewayError(ErrorCode.StreamBusy, `${source.keyString} is already published by ${current.id}`);
+    }
+    this.#cancelReap(source);
+    return source.publish(who, this.#vhost(key.vhost));
+  }
+
+  /**
+   * Attach a player; creates the source if nobody publishes yet (the player waits).
+   * @throws GatewayError GW_ERR_STREAM_BUSY when the hub is closed.
+   */
+  subscribe(key: StreamKey, who: SessionInfo, target: ConsumerTarget, opts?: ConsumerOptions): Subscriber {
+    this.#assertOpen(key);
+    const source = this.#source(key);
+    this.#cancelReap(source);
+    const settings = this.#vhost(key.vhost);
+    return source.subscribe(
+      who,
+      target,
+      opts?.queueLengthMs ?? settings.queueLengthMs,
+      opts?.queueMaxBytes ?? this.#queueMaxBytes,
+      opts?.useGopCache ?? settings.gopCache,
+    );
+  }
+
+  isPublishing(key: StreamKey): boolean {
+    return this.#sources.get(streamKeyString(key))?.publisher !== undefined;
+  }
+
+  /** Snapshot for logs and the API: one entry per source. */
+  streams(): StreamSnapshot[] {
+    const out: StreamSnapshot[] = [];
+    for (const source of this.#sources.values()) out.push(source.snapshot());
+    return out;
+  }
+
+  /** Stop everything: unpublish all, close all consumers (`onClose('gateway stopping')`). Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of this.#reapTimers.values()) clearTimeout(timer);
+    this.#reapTimers.clear();
+    for (const source of this.#sources.values()) source.close('gateway stopping');
+    this.#sources.clear();
+  }
+
+  #assertOpen(key: StreamKey): void {
+    if (this.#closed) {
+      // No dedicated code for "stopping"; StreamBusy is the closest: the key cannot be used now.
+      throw new GatewayError(ErrorCode.StreamBusy, `${streamKeyString(key)}: gateway stopping`);
+    }
+  }
+
+  #source(key: StreamKey): Source {
+    const keyString = streamKeyString(key);
+    let source = this.#sources.get(keyString);
+    if (source === undefined) {
+      source = new Source({
+        key,
+        log: this.#log.child({ stream: keyString }),
+        gopCacheMaxBytes: this.#gopCacheMaxBytes,
+        onIdle: this.#onIdle,
+      });
+      this.#sources.set(keyString, source);
+    }
+    return source;
+  }
+
+  #scheduleReap(source: Source): void {
+    if (this.#closed || this.#sources.get(source.keyString) !== source) return;
+    if (this.#lingerMs <= 0) {
+      this.#sources.delete(source.keyString);
+      return;
+    }
+    this.#cancelReap(source);
+    const timer = setTimeout(() => {
+      this.#reapTimers.delete(source);
+      if (source.idle && this.#sources.get(source.keyString) === source) this.#sources.delete(source.keyString);
+    }, this.#lingerMs);
+    timer.unref();
+    this.#reapTimers.set(source, timer);
+  }
+
+  #cancelReap(source: Source): void {
+    const timer = this.#reapTimers.get(source);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#reapTimers.delete(source);
+  }
+}

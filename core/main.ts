@@ -1,0 +1,173 @@
+/**
+ * Composition root (SRS srs_main_server.cpp): load the config, build the hub, start the RTMP server, the HTTP
+ * server and the casters; stop them all cleanly on SIGINT/SIGTERM. The only core/ file that may import casters/.
+ *
+ * CLI (SRS/nginx style):
+ *   castgate -c FILE        run in the foreground
+ *   castgate -t -c FILE     check the config: exit 0, or 1 with `file:line:col: message`
+ *   castgate --help | --version
+ */
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { Logger } from './log.ts';
+import { createLogger, setRootLogger } from './log.ts';
+import { isGatewayError } from './errors.ts';
+import { loadConfig, vhostConfig, type Config } from './config/config.ts';
+import { SourceHub } from './hub/source-hub.ts';
+import type { ConsumerOptions } from './hub/ports.ts';
+import type { StreamKey } from './media/stream-key.ts';
+import { RtmpServer } from './output/rtmp-server.ts';
+import { HttpServer } from './output/http-server.ts';
+import { createCaster, type Caster } from '../casters/index.ts';
+
+export interface Gateway {
+  readonly config: Config;
+  readonly hub: SourceHub;
+  readonly rtmp: RtmpServer;
+  readonly http: HttpServer | undefined;
+  readonly casters: readonly Caster[];
+  /** Close listeners, unpublish every stream, end every player. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Start every part of the gateway from a loaded config. On a start error, what started is stopped again. */
+export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
+  const hub = new SourceHub({
+    log,
+    vhost: (name) => {
+      const v = vhostConfig(config, name);
+      return { gopCache: v?.gopCache ?? true, queueLengthMs: v?.queueLengthMs ?? 10_000, timeJitter: v?.timeJitter ?? 'full' };
+    },
+  });
+  const consumerOptions = (key: StreamKey): ConsumerOptions | undefined => {
+    const v = vhostConfig(config, key.vhost);
+    return v === undefined ? undefined : { queueLengthMs: v.queueLengthMs, useGopCache: v.gopCache };
+  };
+  const rtmp = new RtmpServer({
+    hub,
+    listen: config.listen,
+    maxConnections: config.maxConnections,
+    log,
+    consumerOptions,
+    vhostAllowed: (vhost) => vhostConfig(config, vhost) !== undefined,
+  });
+  let http: HttpServer | undefined;
+  const casters: Caster[] = [];
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.allSettled(casters.map((c) => c.stop()));
+    hub.close();
+    await Promise.allSettled([rtmp.close(), http?.close()]);
+    log.info('gateway stopped');
+  };
+  try {
+    await rtmp.start();
+    if (config.httpServer.enabled) {
+      http = new HttpServer({
+        hub,
+        listen: config.httpServer.listen,
+        dir: config.httpServer.dir,
+        log,
+        remux: (vhost) => vhostConfig(config, vhost)?.httpRemux,
+        vhostNames: () => [...config.vhosts.keys()],
+        consumerOptions,
+        maxConnections: config.maxConnections,
+      });
+      await http.start();
+    }
+    for (const cfg of config.streamCasters) {
+      if (!cfg.enabled) continue;
+      const caster = createCaster(cfg, { hub, log, rtmpPorts: rtmp.ports });
+      await caster.start();
+      casters.push(caster);
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { config, hub, rtmp, get http() { return http; }, casters, stop };
+}
+
+function packageVersion(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const p of [join(here, '..', 'package.json'), join(here, '..', '..', 'package.json')]) {
+    try {
+      const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'castgate' && pkg.version !== undefined) return pkg.version;
+    } catch {
+      // try the next location (sources vs dist/)
+    }
+  }
+  return 'unknown';
+}
+
+const HELP = `Usage: castgate [-t] -c FILE
+  -c, --conf FILE   configuration file (SRS syntax), e.g. conf/castgate.conf
+  -t, --test        check the configuration file and exit (0 = ok, 1 = error with file:line:col)
+  -v, --version     print the version and exit
+  -h, --help        print this help and exit
+Signals: SIGINT/SIGTERM stop the gateway cleanly.`;
+
+/** Run the command line. Resolves with the process exit code for -t/--help/--version; otherwise runs until a signal. */
+export async function runCli(argv: readonly string[]): Promise<number | undefined> {
+  let values: { conf?: string | undefined; test?: boolean | undefined; help?: boolean | undefined; version?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { conf: { type: 'string', short: 'c' }, test: { type: 'boolean', short: 't' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`castgate: ${(err as Error).message}\n${HELP}\n`);
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (values.version === true) {
+    process.stdout.write(`castgate ${packageVersion()}\n`);
+    return 0;
+  }
+  const file = values.conf ?? 'conf/castgate.conf';
+  let config: Config;
+  try {
+    const loaded = loadConfig(file);
+    for (const w of loaded.warnings) process.stderr.write(`${w.file}:${w.line}:${w.col}: warning: ${w.message}\n`);
+    config = loaded.config;
+  } catch (err) {
+    process.stderr.write(`${isGatewayError(err) ? err.message : String(err)}\n`);
+    if (values.test === true) process.stderr.write(`castgate: configuration file ${file} test failed\n`);
+    return 1;
+  }
+  if (values.test === true) {
+    process.stdout.write(`castgate: the configuration file ${file} syntax is ok\ncastgate: configuration file ${file} test is successful\n`);
+    return 0;
+  }
+  const log = createLogger(config.logLevel);
+  setRootLogger(log);
+  let gw: Gateway;
+  try {
+    gw = await startGateway(config, log);
+  } catch (err) {
+    log.fatal({ err }, 'gateway failed to start');
+    process.stderr.write(`castgate: ${isGatewayError(err) ? err.message : String(err)}\n`);
+    return 1;
+  }
+  log.info({ version: packageVersion(), conf: file, rtmp: gw.rtmp.ports, http: gw.http?.ports ?? [] }, 'castgate started');
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log.info({ signal }, 'stopping');
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    const force = setTimeout(() => process.exit(1), 5000);
+    force.unref();
+    void gw.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return undefined;
+}

@@ -1,0 +1,255 @@
+/**
+ * The gateway's HTTP server (SRS `http_server` + `http_remux`, SrsHttpStreamServer): live HTTP-FLV streams at
+ * the `http_remux mount` of each vhost, static files from `http_server dir`, CORS on everything.
+ *
+ * Mounts: `[vhost]/[app]/[stream].flv` (SRS default). For `__defaultVhost__` the `[vhost]/` prefix is dropped,
+ * so the URL is `/app/stream.flv`; for a named vhost the request's Host header selects it (SRS matches
+ * host-specific patterns the same way) and the path is still `/app/stream.flv`. `?vhost=NAME` also selects it.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { createReadStream, statSync } from 'node:fs';
+import { resolve, sep, extname } from 'node:path';
+import type { Logger } from '../log.ts';
+import { nextSessionId } from '../log.ts';
+import { isGatewayError, ErrorCode, GatewayError } from '../errors.ts';
+import type { ConsumerOptions, HubPort } from '../hub/ports.ts';
+import { DEFAULT_VHOST, makeStreamKey, type StreamKey } from '../media/stream-key.ts';
+import { HttpFlvStream } from './http-stream.ts';
+
+export interface HttpRemuxVhost {
+  readonly enabled: boolean;
+  readonly mount: string;
+}
+
+export interface HttpServerOptions {
+  hub: HubPort;
+  listen: readonly { host: string | undefined; port: number }[];
+  /** Static file root (`http_server dir`); undefined = no static files. */
+  dir: string | undefined;
+  log: Logger;
+  /** Known vhost names (for Host-header matching) → their http_remux settings. */
+  remux: (vhost: string) => HttpRemuxVhost | undefined;
+  vhostNames: () => readonly string[];
+  consumerOptions?: (key: StreamKey) => ConsumerOptions | undefined;
+  maxConnections?: number;
+}
+
+interface MountPattern {
+  readonly regex: RegExp;
+  readonly groups: readonly ('app' | 'stream')[];
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
+  '.m3u8': 'application/vnd.apple.mpegurl', '.ts': 'video/mp2t', '.flv': 'video/x-flv', '.mp4': 'video/mp4',
+  '.png': 'image/png', '.ico': 'image/x-icon', '.txt': 'text/plain',
+};
+
+/** Compile a mount template (`[vhost]/[app]/[stream].flv`) into a path regex, vhost segment removed. */
+export function compileMount(mount: string): MountPattern {
+  let m = mount.replace(/^\[vhost\]\/?/, '');
+  if (!m.startsWith('/')) m = `/${m}`;
+  const groups: ('app' | 'stream')[] = [];
+  let src = '';
+  for (const part of m.split(/(\[app\]|\[stream\])/)) {
+    if (part === '[app]') { groups.push('app'); src += '([^?#]+?)'; }
+    else if (part === '[stream]') { groups.push('stream'); src += '([^/?#]+?)'; }
+    else src += part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return { regex: new RegExp(`^${src}$`), groups };
+}
+
+export class HttpServer {
+  readonly #opts: HttpServerOptions;
+  readonly #log: Logger;
+  readonly #servers: Server[] = [];
+  readonly #streams = new Set<{ stream: HttpFlvStream; close: () => void }>();
+  readonly #mounts = new Map<string, MountPattern>();
+  #ports: number[] = [];
+  #closed = false;
+
+  constructor(opts: HttpServerOptions) {
+    this.#opts = opts;
+    this.#log = opts.log;
+  }
+
+  get ports(): readonly number[] {
+    return this.#ports;
+  }
+
+  /** Listen on every address. @throws GatewayError GW_ERR_LISTEN (e.g. EADDRINUSE). */
+  async start(): Promise<void> {
+    for (const addr of this.#opts.listen) {
+      const server = createServer({ requestTimeout: 0, keepAlive: false }, (req, res) => this.#handle(req, res));
+      server.maxConnections = this.#opts.maxConnections ?? 10000;
+      await new Promise<void>((ok, fail) => {
+        server.once('error', (err) => fail(new GatewayError(ErrorCode.Listen, `http_server listen ${addr.host ?? '*'}:${addr.port}: ${err.message}`, { cause: err })));
+        server.listen(addr.port, addr.host, () => ok());
+      });
+      server.on('error', (err) => this.#log.error({ err }, 'http server error'));
+      const a = server.address();
+      this.#ports.push(typeof a === 'object' && a !== null ? a.port : addr.port);
+      this.#servers.push(server);
+    }
+    this.#log.info({ ports: this.#ports }, 'http server listening');
+  }
+
+  /** Stop listening, end every live stream. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of this.#streams) s.close();
+    this.#streams.clear();
+    await Promise.all(this.#servers.map((s) => new Promise<void>((ok) => { s.close(() => ok()); s.closeAllConnections(); })));
+  }
+
+  stats(): { httpFlvPlayers: number } {
+    return { httpFlvPlayers: this.#streams.size };
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Server', 'castgate');
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { 'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS', 'Access-Control-Allow-Headers': '*', 'Access-Control-Max-Age': '86400' });
+      res.end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD, OPTIONS' }).end();
+      return;
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    const path = safeDecode(url.pathname);
+    if (path === undefined) {
+      res.writeHead(400).end();
+      return;
+    }
+    const vhost = this.#pickVhost(req, url);
+    const remux = this.#opts.remux(vhost);
+    if (remux?.enabled === true && path.endsWith('.flv')) {
+      const pattern = this.#mount(remux.mount);
+      const match = pattern.regex.exec(path);
+      if (match !== null) {
+        const app = match[pattern.groups.indexOf('app') + 1] ?? 'live';
+        const stream = match[pattern.groups.indexOf('stream') + 1] ?? '';
+        this.#serveFlv(req, res, vhost, app, stream);
+        return;
+      }
+    }
+    this.#serveFile(req, res, path);
+  }
+
+  #mount(mount: string): MountPattern {
+    let p = this.#mounts.get(mount);
+    if (p === undefined) {
+      p = compileMount(mount);
+      this.#mounts.set(mount, p);
+    }
+    return p;
+  }
+
+  #pickVhost(req: IncomingMessage, url: URL): string {
+    const q = url.searchParams.get('vhost');
+    const names = this.#opts.vhostNames();
+    if (q !== null && names.includes(q)) return q;
+    const host = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    return names.includes(host) ? host : DEFAULT_VHOST;
+  }
+
+  #serveFlv(req: IncomingMessage, res: ServerResponse, vhost: string, app: string, stream: string): void {
+    let key: StreamKey;
+    try {
+      key = makeStreamKey(vhost, app, stream);
+    } catch (err) {
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end(isGatewayError(err) ? err.message : 'bad stream');
+      return;
+    }
+    const id = nextSessionId('http-flv');
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+    const log = this.#log.child({ conn: id, remote, stream: `${key.vhost}/${key.app}/${key.stream}` });
+    res.useChunkedEncodingByDefault = false; // close-delimited body: no chunk framing per tag
+    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache', Connection: 'close', Expires: '-1', Pragma: 'no-cache' });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    res.flushHeaders();
+    const socket = res.socket as Socket;
+    socket.setNoDelay(true);
+    let sub: ReturnType<HubPort['subscribe']> | undefined;
+    let finished = false;
+    const onDrain = (): void => sub?.resume();
+    const done = (reason: string): void => {
+      if (finished) return;
+      finished = true;
+      this.#streams.delete(entry);
+      socket.off('drain', onDrain);
+      flv.markClosed();
+      if (sub !== undefined) {
+        sub.close();
+        log.info({ reason, bytes: flv.bytesSent, dropped: sub.stats().droppedMessages }, 'http-flv player left');
+      }
+      if (!res.writableEnded) res.end();
+    };
+    const flv = new HttpFlvStream(res, done);
+    const entry = { stream: flv, close: (): void => flv.onClose('server closing') };
+    try {
+      sub = this.#opts.hub.subscribe(key, { id, protocol: 'http-flv', remote }, flv, this.#opts.consumerOptions?.(key) ?? {});
+    } catch (err) {
+      log.warn({ err }, 'http-flv subscribe failed');
+      res.end();
+      return;
+    }
+    this.#streams.add(entry);
+    log.info('http-flv player started');
+    socket.on('drain', onDrain);
+    res.on('close', () => done('client closed'));
+    res.on('error', () => done('socket error'));
+  }
+
+  #serveFile(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const dir = this.#opts.dir;
+    if (dir === undefined) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    const root = resolve(dir);
+    let file = resolve(root, `.${path}`);
+    if (file !== root && !file.startsWith(root + sep)) {
+      res.writeHead(403).end();
+      return;
+    }
+    try {
+      let st = statSync(file);
+      if (st.isDirectory()) {
+        file = resolve(file, 'index.html');
+        st = statSync(file);
+      }
+      res.writeHead(200, { 'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': st.size });
+      if (req.method === 'HEAD') {
+        res.end();
+        return;
+      }
+      createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    } catch {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+    }
+  }
+}
+
+function safeDecode(p: string): string | undefined {
+  try {
+    const d = decodeURIComponent(p);
+    return d.includes('\0') ? undefined : d;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * RTMP server: TCP listeners + one session per connection. A session runs the protocol stack
+ * (core/protocol/rtmp/rtmp-connection.ts) and maps it onto the hub: publish → `hub.publish` → `Publisher.write`
+ * per audio/video/metadata message; play → `hub.subscribe` with a ConsumerTarget that writes the message's
+ * cached chunks to the socket and reports backpressure (`socket.writableLength` over RTMP_PLAYER_HIGH_WATER).
+ *
+ * Malformed input (handshake garbage, bad chunks, bad AMF0) closes that connection only, logged with its id.
+ * Reference: mediamtx internal/servers/rtmp/{server,conn}.go; NMS src/session/rtmp_session.js; SRS SrsRtmpConn.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { ErrorCode, GatewayError, isGatewayError } from '../errors.ts';
+import { nextSessionId, PithyLog, type Logger } from '../log.ts';
+import { createMessage, type MessageType, type RtmpMessage } from '../media/message.ts';
+import { streamKeyString, type StreamKey } from '../media/stream-key.ts';
+import type { ConsumerOptions, HubPort, Publisher, SessionInfo, SourceEvent, Subscriber } from '../hub/ports.ts';
+import {
+  DEFAULT_OUT_CHUNK_SIZE,
+  RtmpServerConnection,
+  type ConnectInfo,
+  type RtmpConnectionHandler,
+} from '../protocol/rtmp/rtmp-connection.ts';
+import { rtmpConnectTarget, rtmpStreamKey } from '../protocol/rtmp/rtmp-commands.ts';
+
+/** A player's socket counts as full above this many queued bytes; the hub consumer queues until 'drain'. */
+export const RTMP_PLAYER_HIGH_WATER = 1024 * 1024;
+/** A peer must finish the handshake and connect within this time. */
+export const RTMP_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** After a rejection reply (BadName), wait this long for the peer to close before destroying the socket. */
+const END_GRACE_MS = 2_000;
+
+export interface RtmpServerOptions {
+  hub: HubPort;
+  /** Addresses to listen on; port 0 = ephemeral (tests). */
+  listen: readonly { host: string | undefined; port: number }[];
+  maxConnections: number;
+  log: Logger;
+  /** Outgoing chunk size announced after connect; default 60000 (SRS/NMS). */
+  outChunkSize?: number;
+  /** Per-stream consumer options (vhost queue_length etc.). */
+  consumerOptions?: (key: StreamKey) => ConsumerOptions | undefined;
+  /** false → connect rejected with NetConnection.Connect.Rejected. */
+  vhostAllowed?: (vhost: string) => boolean;
+}
+
+export class RtmpServer {
+  readonly #opts: RtmpServerOptions;
+  readonly #servers: Server[] = [];
+  readonly #sessions = new Set<RtmpSession>();
+  #ports: number[] = [];
+  #closing: Promise<void> | undefined;
+
+  constructor(opts: RtmpServerOptions) {
+    this.#opts = opts;
+  }
+
+  /**
+   * Listen on every address.
+   * @throws GatewayError GW_ERR_LISTEN when an address cannot be bound (EADDRINUSE...); listeners already
+   *   opened are closed again.
+   */
+  async start(): Promise<void> {
+    for (const addr of this.#opts.listen) {
+      const server = createServer({ noDelay: true }, (socket) => this.#onConnection(socket));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(addr.port, addr.host, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (err) {
+        await this.#closeServers();
+        const where = `${addr.host ?? '0.0.0.0'}:${addr.port}`;
+        throw new GatewayError(ErrorCode.Listen, `RTMP cannot listen on ${where}: ${(err as Error).message}`, { cause: err });
+      }
+      server.on('error', (err) => this.#opts.log.error({ err }, 'RTMP listener error'));
+      this.#servers.push(server);
+      const a = server.address();
+      this.#ports.push(typeof a === 'object' && a !== null ? a.port : addr.port);
+      this.#opts.log.info({ host: addr.host, port: this.#ports[this.#ports.length - 1] }, 'RTMP server listening');
+    }
+  }
+
+  /** Bound ports, in `listen` order. */
+  get ports(): readonly number[] {
+    return this.#ports;
+  }
+
+  /** Stop listening and close every connection (publishers unpublished, players ended). Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const s of [...this.#sessions]) s.close('server closing');
+      await this.#closeServers();
+    })();
+    return this.#closing;
+  }
+
+  stats(): { connections: number; publishers: number; players: number } {
+    let publishers = 0;
+    let players = 0;
+    for (const s of this.#sessions) {
+      publishers += s.publisherCount;
+      players += s.playerCount;
+    }
+    return { connections: this.#sessions.size, publishers, players };
+  }
+
+  async #closeServers(): Promise<void> {
+    const servers = this.#servers.splice(0);
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  #onConnection(socket: Socket): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    if (this.#closing !== undefined || this.#sessions.size >= this.#opts.maxConnections) {
+      this.#opts.log.warn({ remote, max: this.#opts.maxConnections }, 'RTMP connection refused: too many connections');
+      socket.destroy();
+      return;
+    }
+    const id = nextSessionId('rtmp');
+    const session = new RtmpSession(this.#opts, socket, id, remote, () => this.#sessions.delete(session));
+    this.#sessions.add(session);
+  }
+}
+
+/** One RTMP connection: socket ↔ protocol stack ↔ hub. */
+class RtmpSession implements RtmpConnectionHandler {
+  readonly #opts: RtmpServerOptions;
+  readonly #socket: Socket;
+  readonly #log: Logger;
+  readonly #who: SessionInfo;
+  readonly #conn: RtmpServerConnection;
+  readonly #onClosed: () => void;
+  readonly #publishers = new Map<number, Publisher>();
+  readonly #players = new Map<number, Subscriber>();
+  readonly #ignored: PithyLog;
+  #handshakeTimer: NodeJS.Timeout | undefined;
+  #corked = false;
+  #closed = false;
+
+  constructor(opts: RtmpServerOptions, socket: Socket, id: string, remote: string, onClosed: () => void) {
+    this.#opts = opts;
+    this.#socket = socket;
+    this.#onClosed = onClosed;
+    this.#log = opts.log.child({ conn: id, remote });
+    this.#who = { id, protocol: 'rtmp', remote };
+    this.#ignored = new PithyLog(this.#log, 'messages without a publisher');
+    this.#conn = new RtmpServerConnection({
+      handler: this,
+      write: (bytes) => this.#write(bytes),
+      outChunkSize: opts.outChunkSize ?? DEFAULT_OUT_CHUNK_SIZE,
+    });
+    socket.setNoDelay(true);
+    this.#handshakeTimer = setTimeout(() => this.close('no connect within the handshake timeout'), RTMP_HANDSHAKE_TIMEOUT_MS);
+    socket.on('data', (data: Buffer) => this.#onData(data));
+    socket.on('drain', () => {
+      for (const sub of this.#players.values()) sub.resume();
+    });
+    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'RTMP socket error'));
+    socket.on('close', () => this.close('peer closed'));
+    this.#log.debug('RTMP connection');
+  }
+
+  get publisherCount(): number {
+    return this.#publishers.size;
+  }
+
+  get playerCount(): number {
+    return this.#players.size;
+  }
+
+  /** Unpublish, detach players and destroy the socket. Idempotent. */
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#handshakeTimer);
+    for (const p of this.#publishers.values()) p.close(reason);
+    for (const s of this.#players.values()) s.close();
+    this.#publishers.clear();
+    this.#players.clear();
+    this.#socket.destroy();
+    this.#onClosed();
+    this.#log.debug({ reason }, 'RTMP connection closed');
+  }
+
+  #onData(data: Buffer): void {
+    if (this.#closed) return;
+    try {
+      this.#conn.push(data);
+    } catch (err) {
+      const code = isGatewayError(err) ? err.code : undefined;
+      this.#log.warn({ code, err: (err as Error).message }, `RTMP protocol error, closing connection: ${(err as Error).message}`);
+      this.close('protocol error');
+    }
+  }
+
+  /** Batch the writes of one tick into one writev. */
+  #write(bytes: Buffer): void {
+    if (this.#closed || this.#socket.writableEnded) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
+    this.#socket.write(bytes);
+  }
+
+  /**
+   * Close gracefully after a reply: end the socket once the current reply is written (the protocol layer writes
+   * it after the handler returns), destroy it if the peer lingers.
+   */
+  #endSoon(reason: string): void {
+    process.nextTick(() => this.#socket.end());
+    setTimeout(() => this.close(reason), END_GRACE_MS).unref();
+  }
+
+  // --------------------------------------------------------------------------------- RtmpConnectionHandler
+
+  onConnect(info: ConnectInfo): string | undefined {
+    const { vhost, app } = rtmpConnectTarget(info.tcUrl, info.app);
+    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+    if (this.#opts.vhostAllowed !== undefined && !this.#opts.vhostAllowed(vhost)) {
+      this.#log.warn({ vhost, app, tcUrl: info.tcUrl }, 'RTMP connect rejected: unknown vhost');
+      this.#endSoon('connect rejected');
+      return `vhost ${vhost} is not served here`;
+    }
+    this.#log.info({ vhost, app, tcUrl: info.tcUrl, flashVer: info.flashVer }, 'RTMP connect');
+    return undefined;
+  }
+
+  onPublish(streamId: number, streamName: string): void {
+    const key = this.#resolveKey(streamId, streamName, 'NetStream.Publish.BadName');
+    if (key === undefined) return;
+    let publisher: Publisher;
+    try {
+      publisher = this.#opts.hub.publish(key, this.#who);
+    } catch (err) {
+      if (!isGatewayError(err, ErrorCode.StreamBusy)) throw err;
+      this.#log.warn({ stream: streamKeyString(key) }, `RTMP publish refused: ${err.message}`);
+      this.#conn.publishRejected(streamId, `Stream ${streamKeyString(key)} is already being published.`);
+      this.#endSoon('stream busy');
+      return;
+    }
+    this.#publishers.get(streamId)?.close('republish on the same stream');
+    this.#publishers.set(streamId, publisher);
+    this.#conn.publishStarted(streamId, streamName);
+    this.#log.info({ stream: streamKeyString(key) }, 'RTMP publish');
+  }
+
+  onPlay(streamId: number, streamName: string): void {
+    const key = this.#resolveKey(streamId, streamName, 'NetStream.Play.StreamNotFound');
+    if (key === undefined) return;
+    this.#players.get(streamId)?.close();
+    this.#conn.playStarted(streamId, streamName);
+    const conn = this.#conn;
+    const socket = this.#socket;
+    const target = {
+      send: (msg: RtmpMessage): boolean => {
+        if (this.#closed) return false;
+        this.#write(conn.encodeMedia(streamId, msg));
+        return socket.writableLength < RTMP_PLAYER_HIGH_WATER;
+      },
+      onSourceEvent: (event: SourceEvent): void => {
+        if (event === 'unpublish') conn.sendStatus(streamId, 'status', 'NetStream.Play.UnpublishNotify', `${streamName} is now unpublished.`);
+        else conn.sendStatus(streamId, 'status', 'NetStream.Play.PublishNotify', `${streamName} is now published.`);
+      },
+      onClose: (reason: string): void => {
+        this.#log.info({ reason }, 'RTMP player detached by the hub');
+        this.#players.delete(streamId);
+        this.#socket.end();
+      },
+    };
+    const opts = this.#opts.consumerOptions?.(key);
+    const sub = opts === undefined ? this.#opts.hub.subscribe(key, this.#who, target) : this.#opts.hub.subscribe(key, this.#who, target, opts);
+    this.#players.set(streamId, sub);
+    this.#log.info({ stream: streamKeyString(key) }, 'RTMP play');
+  }
+
+  onMedia(streamId: number, type: MessageType, timestampMs: number, payload: Buffer): void {
+    const publisher = this.#publishers.get(streamId);
+    if (publisher === undefined) {
+      this.#ignored.hit(`message type ${type} on stream ${streamId} which is not publishing`);
+      return;
+    }
+    const msg = createMessage(type, timestampMs, payload);
+    if (msg !== undefined) publisher.write(msg);
+  }
+
+  onStreamClosed(streamId: number, reason: string): void {
+    const publisher = this.#publishers.get(streamId);
+    if (publisher !== undefined) {
+      this.#publishers.delete(streamId);
+      publisher.close(reason);
+      this.#log.info({ stream: streamKeyString(publisher.key), reason }, 'RTMP unpublish');
+    }
+    const player = this.#players.get(streamId);
+    if (player !== undefined) {
+      this.#players.delete(streamId);
+      player.close();
+      this.#log.info({ stream: streamKeyString(player.key), reason }, 'RTMP stop playing');
+    }
+  }
+
+  onIgnored(what: string): void {
+    this.#log.debug(`RTMP ignored ${what}`);
+  }
+
+  /** Stream key for publish/play; on an invalid name, reply with an error status and close. */
+  #resolveKey(streamId: number, streamName: string, errorCode: string): StreamKey | undefined {
+    const info = this.#conn.connectInfo;
+    let key: StreamKey;
+    try {
+      key = rtmpStreamKey(info?.tcUrl, info?.app, streamName);
+    } catch (err) {
+      if (!isGatewayError(err)) throw err;
+      this.#log.warn({ streamName }, `RTMP bad stream name: ${err.message}`);
+      this.#conn.sendStatus(streamId, 'error', errorCode, err.message);
+      this.#endSoon('bad stream name');
+      return undefined;
+    }
+    if (this.#opts.vhostAllowed !== undefined && !this.#opts.vhostAllowed(key.vhost)) {
+      this.#log.warn({ stream: streamKeyString(key) }, 'RTMP stream on an unknown vhost refused');
+      this.#conn.sendStatus(streamId, 'error', errorCode, `vhost ${key.vhost} is not served here`);
+      this.#endSoon('unknown vhost');
+      return undefined;
+    }
+    return key;
+  }
+}

@@ -1,0 +1,433 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCode, GatewayError } from '../../../core/errors.ts';
+import { loadConfig, loadConfigText, vhostConfig, type Config } from '../../../core/config/config.ts';
+
+/** Written from memory after SRS trunk/conf/full.conf (MIT): directives castgate knows, and many it does not. */
+const SRS_FULL_CONF_EXCERPT = `# main config for srs.
+# @see full.conf for detail config.
+listen              1935;
+max_connections     1000;
+pid                 ./objs/srs.pid;
+chunk_size          60000;
+ff_log_dir          ./objs;
+srs_log_tank        file;
+srs_log_level       trace;
+srs_log_file        ./objs/srs.log;
+daemon              on;
+utc_time            off;
+heartbeat {
+    enabled         off;
+    interval        9.3;
+    url             http://127.0.0.1:8085/api/v1/servers;
+    device_id       "my-srs-device";
+    summaries       off;
+}
+stats {
+    network         0;
+    disk            sda sdb xvda xvdb;
+}
+http_api {
+    enabled         on;
+    listen          1985;
+    crossdomain     on;
+    raw_api {
+        enabled             off;
+        allow_reload        off;
+    }
+}
+http_server {
+    enabled         on;
+    listen          8080;
+    dir             ./objs/nginx/html;
+    crossdomain     on;
+}
+rtc_server {
+    enabled on;
+    listen 8000; # UDP port
+    candidate *;
+}
+srt_server {
+    enabled on;
+    listen 10080;
+    maxbw 1000000000;
+    connect_timeout 4000;
+    peerlatency 300;
+    recvlatency 300;
+}
+stream_caster {
+    enabled         off;
+    caster          mpegts_over_udp;
+    output          rtmp://127.0.0.1/live/livestream;
+    listen          8935;
+    rtp_port_min    57200;
+    rtp_port_max    57300;
+}
+stream_caster {
+    enabled         off;
+    caster          rtsp;
+    output          rtmp://127.0.0.1/[app]/[stream];
+    listen          554;
+    rtp_port_min    57200;
+    rtp_port_max    57300;
+}
+stream_caster {
+    enabled         off;
+    caster          flv;
+    output          rtmp://127.0.0.1/[app]/[stream];
+    listen          8936;
+}
+stream_caster {
+    enabled         off;
+    caster          gb28181;
+    output          rtmp://127.0.0.1/live/[stream];
+    listen          9000;
+    sip {
+        enabled     on;
+        listen      5060;
+        serial      34020000002000000001;
+    }
+}
+vhost __defaultVhost__ {
+}
+vhost hls.srs.com {
+    hls {
+        enabled         on;
+        hls_fragment    10;
+        hls_td_ratio    1.5;
+        hls_window      60;
+        hls_on_error    continue;
+        hls_path        ./objs/nginx/html;
+        hls_m3u8_file   [app]/[stream].m3u8;
+        hls_ts_file     [app]/[stream]-[seq].ts;
+    }
+}
+vhost dvr.srs.com {
+    dvr {
+        enabled         on;
+        dvr_apply       all;
+        dvr_plan        session;
+        dvr_path        ./objs/nginx/html/[app]/[stream].[timestamp].flv;
+        dvr_duration    30;
+        dvr_wait_keyframe on;
+        time_jitter     full;
+    }
+}
+vhost hooks.callback.srs.com {
+    http_hooks {
+        enabled         on;
+        on_connect      http://127.0.0.1:8085/api/v1/clients http://localhost:8085/api/v1/clients;
+        on_publish      http://127.0.0.1:8085/api/v1/streams;
+        on_unpublish    http://127.0.0.1:8085/api/v1/streams;
+        on_dvr          http://127.0.0.1:8085/api/v1/dvrs;
+    }
+}
+vhost play.srs.com {
+    play {
+        gop_cache       off;
+        queue_length    10;
+        time_jitter     full;
+        mix_correct     off;
+        atc             off;
+        mw_latency      350;
+    }
+}
+vhost http.remux.srs.com {
+    http_remux {
+        enabled     on;
+        fast_cache  30;
+        mount       [vhost]/[app]/[stream].flv;
+    }
+}
+vhost transcode.srs.com {
+    transcode {
+        enabled     on;
+        ffmpeg      ./objs/ffmpeg/bin/ffmpeg;
+        engine example {
+            enabled         on;
+            vfilter {
+                i               ./doc/ffmpeg-logo.png;
+                filter_complex  'overlay=10:10';
+            }
+            vcodec          libx264;
+            vbitrate        1500;
+            vparams {
+                t               100;
+                coder           1;
+            }
+            acodec          libfdk_aac;
+            output          rtmp://127.0.0.1:[port]/[app]?vhost=[vhost]/[stream]_[engine];
+        }
+    }
+}
+`;
+
+const load = (text: string): ReturnType<typeof loadConfigText> => loadConfigText(text, 'conf/t.conf');
+
+function invalidAt(text: string, message: string): void {
+  assert.throws(
+    () => load(text),
+    (err: unknown) => {
+      assert.ok(err instanceof GatewayError);
+      assert.equal(err.code, ErrorCode.ConfInvalid);
+      assert.equal(err.message, message);
+      return true;
+    },
+  );
+}
+
+test('an empty conf gives every default', () => {
+  const { config, warnings } = load('');
+  assert.deepEqual(warnings, []);
+  assert.equal(config.file, 'conf/t.conf');
+  assert.deepEqual(config.listen, [{ host: undefined, port: 1935 }]);
+  assert.equal(config.maxConnections, 1000);
+  assert.equal(config.logLevel, 'info');
+  assert.deepEqual(config.httpServer, { enabled: false, listen: [{ host: undefined, port: 8080 }], dir: './objs/nginx/html' });
+  assert.deepEqual(config.httpApi, { enabled: false, listen: [{ host: undefined, port: 1985 }] });
+  assert.deepEqual(config.streamCasters, []);
+  assert.deepEqual([...config.vhosts.keys()], ['__defaultVhost__']);
+  assert.deepEqual(config.vhosts.get('__defaultVhost__'), {
+    name: '__defaultVhost__',
+    enabled: true,
+    gopCache: true,
+    queueLengthMs: 10_000,
+    timeJitter: 'full',
+    httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv' },
+  });
+});
+
+test('globals, http sections and SRS log levels', () => {
+  const { config } = load(
+    'listen 1935 127.0.0.1:1936 [::1]:1937;\nmax_connections 20;\nsrs_log_level verbose;\n' +
+      'http_server { enabled on; listen 0.0.0.0:8081; dir ./html; }\nhttp_api { enabled yes; listen 1986; }\n',
+  );
+  assert.deepEqual(config.listen, [
+    { host: undefined, port: 1935 },
+    { host: '127.0.0.1', port: 1936 },
+    { host: '::1', port: 1937 },
+  ]);
+  assert.equal(config.maxConnections, 20);
+  assert.equal(config.logLevel, 'trace');
+  assert.deepEqual(config.httpServer, { enabled: true, listen: [{ host: '0.0.0.0', port: 8081 }], dir: './html' });
+  assert.deepEqual(config.httpApi, { enabled: true, listen: [{ host: undefined, port: 1986 }] });
+  const levels = { verbose: 'trace', info: 'debug', trace: 'info', warn: 'warn', error: 'error' } as const;
+  for (const [srs, ours] of Object.entries(levels)) assert.equal(load(`srs_log_level ${srs};`).config.logLevel, ours);
+});
+
+test('stream_caster blocks: several, defaults, location', () => {
+  const { config, warnings } = load(
+    'stream_caster {\n  enabled on; caster mpegts_over_udp; output rtmp://127.0.0.1/live/livestream; listen 8935;\n}\n' +
+      'stream_caster { enabled on; caster rtsp; output rtmp://127.0.0.1/[app]/[stream]; listen 127.0.0.1:554;\n' +
+      '  rtp_port_min 50000; rtp_port_max 50010; idle_timeout 2.5; }\n' +
+      'stream_caster { enabled off; caster flv; output rtmp://127.0.0.1/[app]/[stream]; listen 8936; }\n',
+  );
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(config.streamCasters, [
+    {
+      enabled: true, caster: 'mpegts_over_udp', output: 'rtmp://127.0.0.1/live/livestream',
+      listen: { host: undefined, port: 8935 }, idleTimeoutMs: 10_000, rtpPortMin: 57200, rtpPortMax: 57300,
+      line: 1, file: 'conf/t.conf',
+    },
+    {
+      enabled: true, caster: 'rtsp', output: 'rtmp://127.0.0.1/[app]/[stream]',
+      listen: { host: '127.0.0.1', port: 554 }, idleTimeoutMs: 2500, rtpPortMin: 50000, rtpPortMax: 50010,
+      line: 4, file: 'conf/t.conf',
+    },
+    {
+      enabled: false, caster: 'flv', output: 'rtmp://127.0.0.1/[app]/[stream]',
+      listen: { host: undefined, port: 8936 }, idleTimeoutMs: 10_000, rtpPortMin: 57200, rtpPortMax: 57300,
+      line: 6, file: 'conf/t.conf',
+    },
+  ]);
+});
+
+test('stream_caster: required fields when enabled, disabled incomplete or foreign ones skipped with a warning', () => {
+  invalidAt('\n  stream_caster { enabled on; caster flv; listen 8936; }', "conf/t.conf:2:3: 'stream_caster' requires 'output'");
+  invalidAt('stream_caster { enabled on; output rtmp://h/a/s; listen 1; }', "conf/t.conf:1:1: 'stream_caster' requires 'caster'");
+  invalidAt('stream_caster { enabled on; caster flv; output rtmp://h/a/s; }', "conf/t.conf:1:1: 'stream_caster' requires 'listen'");
+  invalidAt(
+    'stream_caster {\n enabled on;\n caster gb28181; output rtmp://h/a/s; listen 9000; }',
+    "conf/t.conf:3:2: invalid value 'gb28181' for 'caster': expected one of mpegts_over_udp, rtsp, flv",
+  );
+  invalidAt(
+    'stream_caster { enabled on; caster rtsp; output rtmp://h/a/s; listen 554;\n rtp_port_min 60000; rtp_port_max 59000; }',
+    'conf/t.conf:2:22: rtp_port_min 60000 is above rtp_port_max 59000',
+  );
+  invalidAt(
+    'stream_caster { caster rtsp; output rtmp://h/a/s; listen 554 555; }',
+    "conf/t.conf:1:51: invalid value '554 555' for 'listen': expected one address",
+  );
+  const { config, warnings } = load(
+    'stream_caster { enabled off; caster rtsp; }\nstream_caster {\n  enabled off;\n  caster gb28181;\n  sip { enabled on; }\n}\n',
+  );
+  assert.deepEqual(config.streamCasters, []);
+  assert.deepEqual(warnings, [
+    { file: 'conf/t.conf', line: 1, col: 1, message: 'disabled stream_caster without caster, output or listen is ignored' },
+    { file: 'conf/t.conf', line: 4, col: 3, message: "disabled stream_caster of unsupported type 'gb28181' is ignored" },
+  ]);
+});
+
+test('vhost: play {} layout (SRS 3+) and the old direct layout (SRS 2)', () => {
+  const play = load(
+    'vhost a.com {\n  play { gop_cache off; queue_length 0.5; time_jitter zero; }\n  http_remux { enabled on; mount [app]/[stream].flv; }\n}',
+  ).config.vhosts.get('a.com');
+  const old = load('vhost a.com { gop_cache off; queue_length 0.5; time_jitter zero; http_remux { enabled on; mount [app]/[stream].flv; } }')
+    .config.vhosts.get('a.com');
+  const expected = {
+    name: 'a.com', enabled: true, gopCache: false, queueLengthMs: 500, timeJitter: 'zero',
+    httpRemux: { enabled: true, mount: '[app]/[stream].flv' },
+  };
+  assert.deepEqual(play, expected);
+  assert.deepEqual(old, expected);
+  // both: the play {} value wins, the old one is reported
+  const both = load('vhost v {\n  gop_cache on;\n  play { gop_cache off; }\n}');
+  assert.equal(both.config.vhosts.get('v')?.gopCache, false);
+  assert.deepEqual(both.warnings, [
+    { file: 'conf/t.conf', line: 2, col: 3, message: "'gop_cache' is overridden by the one at conf/t.conf:3:10" },
+  ]);
+  // a repeated leaf: the first wins (SRS SrsConfDirective::get)
+  const dup = load('max_connections 5;\nmax_connections 6;');
+  assert.equal(dup.config.maxConnections, 5);
+  assert.deepEqual(dup.warnings, [
+    { file: 'conf/t.conf', line: 2, col: 1, message: "duplicate 'max_connections' ignored, the first at conf/t.conf:1:1 wins" },
+  ]);
+});
+
+test('vhostConfig falls back to __defaultVhost__ and hides disabled vhosts', () => {
+  const { config } = load('vhost __defaultVhost__ { play { gop_cache off; } }\nvhost off.com { enabled off; }\nvhost on.com { }');
+  assert.equal(vhostConfig(config, 'other.com')?.name, '__defaultVhost__');
+  assert.equal(vhostConfig(config, 'other.com')?.gopCache, false);
+  assert.equal(vhostConfig(config, 'on.com')?.name, 'on.com');
+  assert.equal(vhostConfig(config, 'on.com')?.gopCache, true);
+  assert.equal(vhostConfig(config, 'off.com'), undefined);
+  assert.equal(vhostConfig(load('vhost __defaultVhost__ { enabled off; }').config, 'x'), undefined);
+});
+
+test('unknown directives warn with their location, once per subtree, and do not fail', () => {
+  const { config, warnings } = load(
+    'daemon off;\nvhost v {\n  hls { enabled on; hls_fragment 10; }\n  play { mw_latency 350; gop_cache off; }\n}\nhttp_server { crossdomain on; }\n',
+  );
+  assert.equal(config.vhosts.get('v')?.gopCache, false);
+  assert.deepEqual(warnings, [
+    { file: 'conf/t.conf', line: 1, col: 1, message: "unknown directive 'daemon'" },
+    { file: 'conf/t.conf', line: 3, col: 3, message: "unknown directive 'hls'" },
+    { file: 'conf/t.conf', line: 4, col: 10, message: "unknown directive 'mw_latency'" },
+    { file: 'conf/t.conf', line: 6, col: 15, message: "unknown directive 'crossdomain'" },
+  ]);
+  // names that exist on Object.prototype are unknown too
+  assert.deepEqual(load('constructor 1;\n__proto__ 2;').warnings.map((w) => w.message), [
+    "unknown directive 'constructor'",
+    "unknown directive '__proto__'",
+  ]);
+});
+
+test('invalid values throw ConfInvalid at file:line:col', () => {
+  invalidAt('vhost v {\n  play {\n    gop_cache maybe;\n  }\n}', "conf/t.conf:3:5: invalid value 'maybe' for 'gop_cache': expected on or off");
+  invalidAt('listen 70000;', "conf/t.conf:1:1: invalid value '70000' for 'listen': invalid port in '70000': expected 0..65535");
+  invalidAt(' http_server { listen 127.0.0.1:99999; }', "conf/t.conf:1:16: invalid value '127.0.0.1:99999' for 'listen': invalid port in '127.0.0.1:99999': expected 0..65535");
+  invalidAt('vhost v { time_jitter sometimes; }', "conf/t.conf:1:11: invalid value 'sometimes' for 'time_jitter': expected one of full, zero, off");
+  invalidAt('max_connections 0;', "conf/t.conf:1:1: invalid value '0' for 'max_connections': expected an integer in [1, 1000000]");
+  invalidAt('max_connections 1 2;', "conf/t.conf:1:1: invalid value '1 2' for 'max_connections': expected 1 argument, got 2");
+  invalidAt('srs_log_level loud;', "conf/t.conf:1:1: invalid value 'loud' for 'srs_log_level': expected one of verbose, info, trace, warn, error");
+  invalidAt('vhost v { play { queue_length -1; } }', "conf/t.conf:1:18: invalid value '-1' for 'queue_length': expected a number of seconds");
+  invalidAt('stream_caster { output http://x/a/s; }', "conf/t.conf:1:17: invalid value 'http://x/a/s' for 'output': expected rtmp://host[:port]/app/stream");
+  invalidAt('listen;', "conf/t.conf:1:1: invalid value '' for 'listen': expected one or more addresses");
+  invalidAt('max_connections 5 { x; }', "conf/t.conf:1:1: 'max_connections' is not a block");
+  invalidAt('vhost { }', "conf/t.conf:1:1: 'vhost' takes 1 argument before '{'");
+  invalidAt('http_server x { }', "conf/t.conf:1:1: 'http_server' takes no arguments before '{'");
+  invalidAt('vhost a { }\n vhost a { }', "conf/t.conf:2:2: duplicate vhost 'a', first at conf/t.conf:1:1");
+});
+
+test('the result is deep-frozen, vhosts included', () => {
+  const { config, warnings } = load(
+    'daemon on;\nstream_caster { enabled on; caster flv; output rtmp://h/a/s; listen 8936; }\nvhost v { }',
+  );
+  const mutable = config as unknown as Record<string, unknown> & { vhosts: Map<string, unknown> };
+  assert.ok(Object.isFrozen(config));
+  assert.ok(Object.isFrozen(config.listen) && Object.isFrozen(config.listen[0]));
+  assert.ok(Object.isFrozen(config.httpServer) && Object.isFrozen(config.httpServer.listen));
+  assert.ok(Object.isFrozen(config.streamCasters) && Object.isFrozen(config.streamCasters[0]));
+  assert.ok(Object.isFrozen(config.streamCasters[0]?.listen));
+  assert.ok(Object.isFrozen(warnings) && Object.isFrozen(warnings[0]));
+  assert.throws(() => {
+    mutable.maxConnections = 1;
+  }, TypeError);
+  assert.throws(() => mutable.vhosts.set('x', {}), TypeError);
+  assert.throws(() => mutable.vhosts.delete('v'), TypeError);
+  assert.throws(() => mutable.vhosts.clear(), TypeError);
+  const v = config.vhosts.get('v') as unknown as Record<string, unknown> & { httpRemux: Record<string, unknown> };
+  assert.throws(() => {
+    v.gopCache = false;
+  }, TypeError);
+  assert.throws(() => {
+    v.httpRemux.enabled = true;
+  }, TypeError);
+  assert.equal(config.vhosts.size, 2);
+});
+
+test('includes resolve against the conf folder (loadConfigText baseDir) and warnings point into them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'castgate-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'vhosts.conf'), 'vhost a.com {\n    play { gop_cache off; }\n    hls { }\n}\n');
+  const { config, warnings } = loadConfigText('listen 1940;\ninclude vhosts.conf;\n', 'inline.conf', dir);
+  assert.equal(config.vhosts.get('a.com')?.gopCache, false);
+  assert.deepEqual(warnings, [{ file: join(dir, 'vhosts.conf'), line: 3, col: 5, message: "unknown directive 'hls'" }]);
+  writeFileSync(join(dir, 'main.conf'), 'include vhosts.conf;\nmax_connections 3;\n');
+  const loaded = loadConfig(join(dir, 'main.conf'));
+  assert.equal(loaded.config.maxConnections, 3);
+  assert.equal(loaded.config.file, join(dir, 'main.conf'));
+});
+
+test("a realistic chunk of SRS's full.conf loads with warnings only", () => {
+  const { config, warnings } = loadConfigText(SRS_FULL_CONF_EXCERPT, 'srs/full.conf');
+  assert.deepEqual(config.listen, [{ host: undefined, port: 1935 }]);
+  assert.equal(config.logLevel, 'info');
+  assert.deepEqual(config.httpApi.listen, [{ host: undefined, port: 1985 }]);
+  assert.equal(config.httpServer.enabled, true);
+  assert.deepEqual(
+    config.streamCasters.map((c) => [c.caster, c.enabled, c.listen.port]),
+    [['mpegts_over_udp', false, 8935], ['rtsp', false, 554], ['flv', false, 8936]],
+  );
+  assert.deepEqual([...config.vhosts.keys()].sort(), [
+    '__defaultVhost__', 'dvr.srs.com', 'hls.srs.com', 'hooks.callback.srs.com', 'http.remux.srs.com', 'play.srs.com',
+    'transcode.srs.com',
+  ]);
+  assert.deepEqual(vhostConfig(config, 'play.srs.com'), {
+    name: 'play.srs.com', enabled: true, gopCache: false, queueLengthMs: 10_000, timeJitter: 'full',
+    httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv' },
+  });
+  assert.deepEqual(config.vhosts.get('http.remux.srs.com')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv' });
+  const names = warnings.map((w) => /'([^']+)'/.exec(w.message)?.[1]);
+  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'hls', 'dvr', 'http_hooks', 'transcode', 'mw_latency', 'fast_cache', 'gb28181']) {
+    assert.ok(names.includes(n), `expected a warning for ${n}: ${JSON.stringify(names)}`);
+  }
+  for (const w of warnings) assert.ok(w.file === 'srs/full.conf' && w.line > 0 && w.col > 0);
+  const at = warnings.map((w) => `${w.line}:${w.col}`);
+  assert.equal(new Set(at).size, at.length, 'one warning per location');
+});
+
+test('every conf/*.conf loads without errors or warnings', () => {
+  const confDir = new URL('../../../conf/', import.meta.url).pathname;
+  const files = readdirSync(confDir).filter((f) => f.endsWith('.conf')).sort();
+  for (const f of ['castgate.conf', 'full.conf', 'http.flv.live.conf', 'push.mpegts.over.udp.conf']) assert.ok(files.includes(f), f);
+  for (const f of files) {
+    const { warnings } = loadConfig(join(confDir, f));
+    assert.deepEqual(warnings, [], f);
+  }
+  const main: Config = loadConfig(join(confDir, 'castgate.conf')).config;
+  assert.deepEqual(main.listen, [{ host: undefined, port: 1935 }]);
+  assert.deepEqual(main.httpServer, { enabled: true, listen: [{ host: undefined, port: 8080 }], dir: './html' });
+  assert.deepEqual(main.httpApi, { enabled: false, listen: [{ host: undefined, port: 1985 }] });
+  assert.deepEqual(
+    main.streamCasters.map((c) => [c.enabled, c.caster, c.output, c.listen.port]),
+    [[true, 'mpegts_over_udp', 'rtmp://127.0.0.1/live/livestream', 8935]],
+  );
+  assert.deepEqual(vhostConfig(main, 'x')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv' });
+  const udp = loadConfig(join(confDir, 'push.mpegts.over.udp.conf')).config;
+  assert.equal(udp.streamCasters[0]?.output, 'rtmp://127.0.0.1/live/livestream');
+  assert.equal(loadConfig(join(confDir, 'http.flv.live.conf')).config.vhosts.get('__defaultVhost__')?.httpRemux.enabled, true);
+});
