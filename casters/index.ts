@@ -1,7 +1,8 @@
 /**
  * Caster registry: the `caster` directive value of a `stream_caster { }` block → a Caster (SRS stream_caster).
  * `output rtmp://host[:port]/app/stream` names the stream; `[app]`, `[stream]`, `[vhost]` and `[port]` (our first
- * RTMP port) are substituted first. When host:port is this gateway, the caster publishes in-process (no socket).
+ * RTMP port) are substituted first. When host:port is this gateway, the caster publishes in-process (no socket);
+ * a loopback host without a port also means this gateway, whichever port it listens on.
  */
 import { ErrorCode, GatewayError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
@@ -32,7 +33,10 @@ export function createCaster(cfg: StreamCasterConfig, ctx: CasterContext): Caste
   }
   const url = resolveTemplate(cfg.output, { app: 'live', stream: 'livestream' }).replaceAll('[port]', String(ctx.rtmpPorts[0] ?? 1935));
   const out = parseRtmpUrl(url);
-  if (!isOwnAddress(out.host, out.port, ctx.rtmpPorts)) {
+  // A loopback output without a port means this gateway whatever its RTMP port (SRS confs say
+  // `rtmp://127.0.0.1/[app]/[stream]` and mean "the server I am part of").
+  const port = new URL(url).port === '' && ctx.rtmpPorts.length > 0 ? ctx.rtmpPorts[0] : out.port;
+  if (!isOwnAddress(out.host, port, ctx.rtmpPorts)) {
     throw new GatewayError(ErrorCode.CasterOutput, `${where}: output ${cfg.output} is not this gateway (RTMP ports ${ctx.rtmpPorts.join(',')}); pushing to another server is not supported yet`);
   }
   return new MpegtsUdpCaster({ hub: ctx.hub, key: out.key, listen: cfg.listen, idleTimeoutMs: cfg.idleTimeoutMs, log: ctx.log });

@@ -5,9 +5,10 @@
  * stream_caster { enabled on; caster mpegts_over_udp; output rtmp://127.0.0.1/live/livestream; listen 8935; }
  * ```
  * Datagrams (usually 7×188 bytes) feed a TsDemuxer whose elementary streams become RtmpMessages (to-rtmp.ts)
- * for the hub. The first sender address owns the stream; datagrams from other senders are dropped (counted)
- * until the owner has been silent for `idle_timeout` (default 10 s), when the stream is unpublished. The next
- * datagram republishes it. Garbage datagrams are demux errors: counted, logged rate-limited, never fatal.
+ * for the hub. The first sender address whose datagrams carry a valid program (PAT/PMT) owns the stream;
+ * datagrams from other senders are dropped (counted) until the owner has been silent for `idle_timeout`
+ * (default 10 s), when the stream is unpublished. The next valid sender republishes it. If the hub refuses the
+ * publish (another publisher holds the key), the session retries every second. Garbage datagrams are demux errors: counted, logged rate-limited, never fatal.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../../core/log.ts';
@@ -31,6 +32,8 @@ export interface MpegtsUdpCasterOptions {
 }
 
 const DEFAULT_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+/** How long a session whose publish the hub refused (key busy) waits before trying again. */
+const PUBLISH_RETRY_MS = 1000;
 /** How often the idle check runs. */
 const IDLE_CHECK_INTERVAL_MS = 500;
 
@@ -108,16 +111,26 @@ export class MpegtsUdpCaster implements Caster {
     const sender = `${rinfo.address}:${rinfo.port}`;
     let s = this.#session;
     if (s !== undefined && s.sender !== sender) {
-      this.#foreign.hit(`from ${sender} while ${s.sender} owns the stream`);
-      return;
+      if (s.publisher !== undefined) {
+        this.#foreign.hit(`from ${sender} while ${s.sender} owns the stream`);
+        return;
+      }
+      // The current sender has not shown a valid program yet: it owns nothing, the newcomer replaces it.
+      this.#endSession('another sender arrived before a program was found');
+      s = undefined;
     }
     this.#datagrams++;
     this.#bytes += data.length;
-    if (s === undefined) {
-      s = this.#startSession(sender);
-      if (s === undefined) return;
-    }
+    if (s === undefined) s = this.#startSession(sender);
     s.lastPacketMs = Date.now();
+    if (s.publisher === undefined && s.programSeen && s.lastPacketMs - s.lastPublishAttemptMs >= PUBLISH_RETRY_MS) {
+      // The hub refused earlier (key busy); try again, and restart demuxing so the sequence headers come anew.
+      this.#publish(s);
+      if (s.publisher !== undefined) {
+        s.demuxer.reset();
+        s.toRtmp.reset();
+      }
+    }
     try {
       s.demuxer.push(data);
     } catch (err) {
@@ -128,28 +141,49 @@ export class MpegtsUdpCaster implements Caster {
     }
   }
 
-  #startSession(sender: string): UdpSession | undefined {
+  /**
+   * A sender's session starts with its first datagram but publishes only once its PAT/PMT are found: garbage
+   * from a stranger never takes the stream.
+   */
+  #startSession(sender: string): UdpSession {
     const id = nextSessionId('udp');
     const log = this.#log.child({ session: id, sender });
-    let publisher: Publisher;
+    const errors = this.#errors;
+    const session: UdpSession = {
+      id,
+      sender,
+      publisher: undefined,
+      toRtmp: new TsToRtmp({
+        onMessage: (msg: RtmpMessage) => session.publisher?.write(msg),
+        onDecodeError: (err) => errors.hit(err),
+        onProgram: (programNumber, tracks) => {
+          log.info({ programNumber, tracks: tracks.map((t) => `${t.pid}:${t.codec}`) }, 'TS program');
+          session.programSeen = true;
+          if (session.publisher === undefined) this.#publish(session);
+        },
+      }),
+      demuxer: undefined as unknown as TsDemuxer,
+      lastPacketMs: Date.now(),
+      programSeen: false,
+      lastPublishAttemptMs: 0,
+      log,
+    };
+    session.demuxer = new TsDemuxer(session.toRtmp);
+    this.#session = session;
+    return session;
+  }
+
+  #publish(session: UdpSession): void {
+    session.lastPublishAttemptMs = Date.now();
     try {
-      publisher = this.#opts.hub.publish(this.#opts.key, { id, protocol: 'mpegts_over_udp', remote: sender });
+      session.publisher = this.#opts.hub.publish(this.#opts.key, { id: session.id, protocol: 'mpegts_over_udp', remote: session.sender });
     } catch (err) {
       if (isGatewayError(err, ErrorCode.StreamBusy)) this.#foreign.hit(err);
-      else log.error({ err }, 'publish failed');
-      return undefined;
+      else session.log.error({ err }, 'publish failed');
+      return;
     }
     this.#publishes++;
-    const errors = this.#errors;
-    const toRtmp = new TsToRtmp({
-      onMessage: (msg: RtmpMessage) => publisher.write(msg),
-      onDecodeError: (err) => errors.hit(err),
-      onProgram: (programNumber, tracks) => log.info({ programNumber, tracks: tracks.map((t) => `${t.pid}:${t.codec}`) }, 'TS program'),
-    });
-    const session: UdpSession = { id, sender, publisher, toRtmp, demuxer: new TsDemuxer(toRtmp), lastPacketMs: Date.now(), log };
-    this.#session = session;
-    log.info('sender started; publishing');
-    return session;
+    session.log.info('sender started; publishing');
   }
 
   #checkIdle(): void {
@@ -164,17 +198,22 @@ export class MpegtsUdpCaster implements Caster {
     if (s === undefined) return;
     this.#session = undefined;
     s.demuxer.flush();
-    s.publisher.close(reason);
-    s.log.info({ reason, demux: s.demuxer.stats }, 'sender gone; unpublished');
+    if (s.publisher !== undefined) {
+      s.publisher.close(reason);
+      s.log.info({ reason, demux: s.demuxer.stats }, 'sender gone; unpublished');
+    }
   }
 }
 
 interface UdpSession {
   readonly id: string;
   readonly sender: string;
-  readonly publisher: Publisher;
+  /** Set once the sender's program is found and the hub accepted the publish. */
+  publisher: Publisher | undefined;
   readonly toRtmp: TsToRtmp;
-  readonly demuxer: TsDemuxer;
+  demuxer: TsDemuxer;
   readonly log: Logger;
   lastPacketMs: number;
+  programSeen: boolean;
+  lastPublishAttemptMs: number;
 }

@@ -18,7 +18,9 @@
  *   connected across a republish see timestamps that keep rising. Outputs never go below 0 and never go back
  *   within one track (a frame that would is clamped to that track's last output).
  *
- * Metadata (type 18) takes the current output time in `zero` and `full` mode. In `full` mode the sequence
+ * Metadata (type 18) is stamped 0 in `zero` and `full` mode, as SRS does (`if (!msg->is_av()) timestamp = 0`):
+ * ffmpeg's FLV demuxer treats an onMetaData with a non-zero timestamp as a data stream of its own, so a late
+ * joiner that gets cached metadata stamped mid-stream would see a spurious stream. In `full` mode the sequence
  * headers (audio-config, video-config) also take the current output time (their track's last output, else the
  * source's): encoders often stamp them 0 mid-stream, and a sequence header must never re-base the timeline.
  *
@@ -68,7 +70,7 @@ export class TimestampCorrector {
   correct(msg: RtmpMessage): number {
     if (this.mode === 'off') return msg.timestamp;
     if (this.mode === 'zero') return this.#correctZero(msg);
-    if (msg.type === MessageType.Data) return this.#maxOutputMs;
+    if (msg.type === MessageType.Data) return 0;
     const isVideo = msg.type === MessageType.Video;
     if (msg.kind === 'audio-config' || msg.kind === 'video-config') {
       const lastSame = isVideo ? this.#lastOutputVideoMs : this.#lastOutputAudioMs;
@@ -88,7 +90,7 @@ export class TimestampCorrector {
   }
 
   #correctZero(msg: RtmpMessage): number {
-    if (msg.type === MessageType.Data) return this.#zeroLastOutputMs;
+    if (msg.type === MessageType.Data) return 0;
     if (this.#zeroBaseMs < 0) this.#zeroBaseMs = msg.timestamp;
     const out = msg.timestamp - this.#zeroBaseMs;
     this.#zeroLastOutputMs = out < 0 ? 0 : out;

@@ -175,8 +175,9 @@ export class HttpServer {
     const id = nextSessionId('http-flv');
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
     const log = this.#log.child({ conn: id, remote, stream: `${key.vhost}/${key.app}/${key.stream}` });
-    res.useChunkedEncodingByDefault = false; // close-delimited body: no chunk framing per tag
-    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache', Connection: 'close', Expires: '-1', Pragma: 'no-cache' });
+    // Chunked transfer encoding (as SRS): the terminating zero chunk tells the player the stream ended cleanly
+    // when it is unpublished; a close-delimited body reads as "stream ends prematurely" to ffmpeg.
+    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache', Expires: '-1', Pragma: 'no-cache' });
     if (req.method === 'HEAD') {
       res.end();
       return;

@@ -57,7 +57,7 @@ test('ffmpeg TS over UDP plays as RTMP and HTTP-FLV with zero decode errors and 
 
 test('B-frames keep PTS ≠ DTS on RTMP and HTTP-FLV output, timestamps rise', { timeout: 60_000 }, async () => {
   const udp = await freeUdpPort();
-  const t = await startTestGateway(caster(udp, 'rtmp://127.0.0.1/live/bframes') + HTTP_FLV_VHOST);
+  const t = await startTestGateway(caster(udp, 'rtmp://127.0.0.1:{RTMP}/live/bframes') + HTTP_FLV_VHOST);
   try {
     const sender = sendTsOverUdp(fixture(FIXTURE_BFRAMES), udp, { loops: 0, timeoutMs: 30_000 });
     await waitFor(() => t.gw.hub.isPublishing(makeStreamKey('__defaultVhost__', 'live', 'bframes')), 10_000);
@@ -81,7 +81,7 @@ test('B-frames keep PTS ≠ DTS on RTMP and HTTP-FLV output, timestamps rise', {
 
 test('GStreamer mpegtsmux ! udpsink is received and decodes', { timeout: 60_000 }, async () => {
   const udp = await freeUdpPort();
-  const t = await startTestGateway(caster(udp, 'rtmp://127.0.0.1/live/gst') + HTTP_FLV_VHOST);
+  const t = await startTestGateway(caster(udp, 'rtmp://127.0.0.1:{RTMP}/live/gst') + HTTP_FLV_VHOST);
   try {
     const sender = sendTsWithGstreamer(udp, { seconds: 12 });
     await waitFor(() => t.gw.hub.isPublishing(makeStreamKey('__defaultVhost__', 'live', 'gst')), 15_000);
@@ -101,7 +101,7 @@ test('GStreamer mpegtsmux ! udpsink is received and decodes', { timeout: 60_000 
 test('garbage datagrams between valid ones (same sender) and from a stranger: the stream still decodes', { timeout: 60_000 }, async () => {
   const udp = await freeUdpPort();
   const relayPort = await freeUdpPort();
-  const t = await startTestGateway(caster(udp, 'rtmp://127.0.0.1/live/garbage') + HTTP_FLV_VHOST);
+  const t = await startTestGateway(caster(udp, 'rtmp://127.0.0.1:{RTMP}/live/garbage') + HTTP_FLV_VHOST);
   // A relay forwards ffmpeg's datagrams to the caster from ONE socket and slips garbage in between.
   const relay = createSocket('udp4');
   const stranger = createSocket('udp4');
@@ -128,9 +128,12 @@ test('garbage datagrams between valid ones (same sender) and from a stranger: th
     const r = await play;
     assert.ok(garbageSent > 5, `garbage datagrams sent: ${garbageSent}`);
     assert.equal(r.code, 0);
-    assert.ok(r.videoFrames >= SOURCE_VIDEO_FRAMES * 0.5, `frames ${r.videoFrames}`);
+    // Garbage lands between datagrams; a junk packet on a live PID costs at most the PES it breaks.
+    assert.ok(r.videoFrames >= SOURCE_VIDEO_FRAMES * 0.8, `frames ${r.videoFrames}`);
     const stats = t.gw.casters[0].stats();
     assert.ok(Number(stats.datagrams) > 100);
+    assert.ok(Number(stats.decodeErrors) > 0, 'the garbage was seen and reported');
+    assert.equal(Number(stats.publishes), 1, 'the stranger never took the stream');
   } finally {
     clearInterval(strangerTimer);
     relay.close();
@@ -142,7 +145,7 @@ test('garbage datagrams between valid ones (same sender) and from a stranger: th
 test('two UDP casters at once publish two independent streams', { timeout: 60_000 }, async () => {
   const udpA = await freeUdpPort();
   const udpB = await freeUdpPort();
-  const t = await startTestGateway(caster(udpA, 'rtmp://127.0.0.1/live/a') + caster(udpB, 'rtmp://127.0.0.1/live/b') + HTTP_FLV_VHOST);
+  const t = await startTestGateway(caster(udpA, 'rtmp://127.0.0.1:{RTMP}/live/a') + caster(udpB, 'rtmp://127.0.0.1:{RTMP}/live/b') + HTTP_FLV_VHOST);
   try {
     const a = sendTsOverUdp(fixture(FIXTURE_AAC), udpA, { loops: 1, timeoutMs: 40_000 });
     const b = sendTsOverUdp(fixture(FIXTURE_MP3), udpB, { loops: 1, timeoutMs: 40_000 });
@@ -166,7 +169,7 @@ test('two UDP casters at once publish two independent streams', { timeout: 60_00
 
 test('idle timeout unpublishes; packets returning republish and play again', { timeout: 60_000 }, async () => {
   const udp = await freeUdpPort();
-  const t = await startTestGateway(caster(udp, 'rtmp://127.0.0.1/live/idle') + HTTP_FLV_VHOST);
+  const t = await startTestGateway(caster(udp, 'rtmp://127.0.0.1:{RTMP}/live/idle') + HTTP_FLV_VHOST);
   const key = makeStreamKey('__defaultVhost__', 'live', 'idle');
   try {
     const first = sendTsOverUdp(fixture(FIXTURE_AAC), udp, { loops: 0, timeoutMs: 30_000 });

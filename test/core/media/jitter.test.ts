@@ -22,7 +22,7 @@ test('zero: the first A/V message of a publish is 0, others shifted, never negat
   assert.equal(c.correct(aac(4900)), 0, 'clamped at 0');
   assert.equal(c.correct(interframe(5040)), 40);
   assert.equal(c.correct(aac(5023)), 23);
-  assert.equal(c.correct(metadata(0)), 23, 'metadata takes the current output time');
+  assert.equal(c.correct(metadata(900)), 0, 'metadata is stamped 0 (SRS; ffmpeg treats non-zero onMetaData as a stream)');
   c.reset();
   assert.equal(c.correct(keyframe(90000)), 0);
   assert.equal(c.correct(interframe(90033)), 33);
@@ -35,7 +35,7 @@ test('full: starts at 0 and follows input deltas', () => {
   assert.equal(c.correct(audioConfig(0)), 0);
   const out = [keyframe(10000), aac(10010), interframe(10040), aac(10033), interframe(10080)].map((m) => c.correct(m));
   assert.deepEqual(out, [0, 10, 40, 33, 80]);
-  assert.equal(c.correct(metadata(0)), 80, 'metadata takes the current output time');
+  assert.equal(c.correct(metadata(700)), 0, 'metadata is stamped 0 (SRS)');
 });
 
 test('full: interleaved A/V a few hundred ms apart is not a jump', () => {
@@ -101,7 +101,7 @@ test('full: the timeline continues across republish and outputs keep rising', ()
   const last = c.correct(interframe(2040));
   assert.equal(last, 2040);
   c.reset();
-  assert.equal(c.correct(metadata(0)), last);
+  assert.equal(c.correct(metadata(0)), 0);
   assert.equal(c.correct(videoConfig(0)), last, 'the new sequence header sits at the current time');
   assert.equal(c.correct(keyframe(0)), last + DEFAULT_FRAME_TIME_MS, 'the new publish starts after the old');
   assert.equal(c.correct(aac(0)), last + DEFAULT_FRAME_TIME_MS);
