@@ -11,7 +11,7 @@ export type { Logger };
 
 let root: Logger = pino({
   level: (process.env.CASTGATE_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info',
-  base: { app: 'castgate' },
+  base: { service: 'castgate' },
 });
 
 /** The process-wide root logger. */
@@ -26,7 +26,7 @@ export function setRootLogger(logger: Logger): void {
 
 /** Build a root logger at `level` writing JSON lines to stdout (or to fd 2 when `stderr` is set). */
 export function createLogger(level: LevelWithSilent, stderr = false): Logger {
-  return pino({ level, base: { app: 'castgate' } }, stderr ? pino.destination(2) : pino.destination(1));
+  return pino({ level, base: { service: 'castgate' } }, stderr ? pino.destination(2) : pino.destination(1));
 }
 
 let nextId = 1;

@@ -51,6 +51,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     maxConnections: config.maxConnections,
     log,
     consumerOptions,
+    mwLatencyMs: (key) => vhostConfig(config, key.vhost)?.mwLatencyMs ?? 0,
     vhostAllowed: (vhost) => vhostConfig(config, vhost) !== undefined,
   });
   let http: HttpServer | undefined;
@@ -75,6 +76,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         remux: (vhost) => vhostConfig(config, vhost)?.httpRemux,
         vhostNames: () => [...config.vhosts.keys()],
         consumerOptions,
+        mwLatencyMs: (key) => vhostConfig(config, key.vhost)?.mwLatencyMs ?? 0,
         maxConnections: config.maxConnections,
       });
       await http.start();

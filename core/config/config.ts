@@ -44,6 +44,8 @@ export interface VhostConfig {
   /** `queue_length` seconds → ms. */
   readonly queueLengthMs: number;
   readonly timeJitter: TimeJitter;
+  /** Effective merged-write latency, ms: `play { mw_latency }`, or 0 when `min_latency on` (SRS). */
+  readonly mwLatencyMs: number;
   readonly httpRemux: HttpRemuxConfig;
 }
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -256,6 +258,7 @@ function buildVhost(b: Builder, name: string, d: Directive | undefined): VhostCo
     gopCache: value(s, 'vhost.play.gop_cache'),
     queueLengthMs: value(s, 'vhost.play.queue_length'),
     timeJitter: value(s, 'vhost.play.time_jitter'),
+    mwLatencyMs: value(s, 'vhost.min_latency') ? 0 : value(s, 'vhost.play.mw_latency'),
     httpRemux: { enabled: value(s, 'vhost.http_remux.enabled'), mount: value(s, 'vhost.http_remux.mount') },
   };
 }

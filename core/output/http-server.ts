@@ -32,6 +32,8 @@ export interface HttpServerOptions {
   remux: (vhost: string) => HttpRemuxVhost | undefined;
   vhostNames: () => readonly string[];
   consumerOptions?: (key: StreamKey) => ConsumerOptions | undefined;
+  /** Merged-write latency for a stream's players, ms (SRS mw_latency); default 0. */
+  mwLatencyMs?: (key: StreamKey) => number;
   maxConnections?: number;
 }
 
@@ -176,8 +178,9 @@ export class HttpServer {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
     const log = this.#log.child({ conn: id, remote, stream: `${key.vhost}/${key.app}/${key.stream}` });
     // Chunked transfer encoding (as SRS): the terminating zero chunk tells the player the stream ended cleanly
-    // when it is unpublished; a close-delimited body reads as "stream ends prematurely" to ffmpeg.
-    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache', Expires: '-1', Pragma: 'no-cache' });
+    // when it is unpublished; a close-delimited body reads as "stream ends prematurely" to ffmpeg. The body is
+    // written by HttpFlvStream straight to the socket (merged writes); the connection closes after it.
+    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache', Connection: 'close', Expires: '-1', Pragma: 'no-cache' });
     if (req.method === 'HEAD') {
       res.end();
       return;
@@ -193,14 +196,14 @@ export class HttpServer {
       finished = true;
       this.#streams.delete(entry);
       socket.off('drain', onDrain);
-      flv.markClosed();
       if (sub !== undefined) {
         sub.close();
         log.info({ reason, bytes: flv.bytesSent, dropped: sub.stats().droppedMessages }, 'http-flv player left');
       }
-      if (!res.writableEnded) res.end();
+      flv.end();
+      if (!socket.destroyed) socket.end();
     };
-    const flv = new HttpFlvStream(res, done);
+    const flv = new HttpFlvStream(res, this.#opts.mwLatencyMs?.(key) ?? 0, done);
     const entry = { stream: flv, close: (): void => flv.onClose('server closing') };
     try {
       sub = this.#opts.hub.subscribe(key, { id, protocol: 'http-flv', remote }, flv, this.#opts.consumerOptions?.(key) ?? {});

@@ -1,47 +1,49 @@
 /**
  * HTTP live stream encoders (SRS ISrsBufferEncoder / SrsFlvStreamEncoder): one ConsumerTarget per HTTP player
- * that writes the hub's messages to a `ServerResponse`.
+ * that writes the hub's messages to the response's socket.
  *
  * HTTP-FLV: the FLV file header's TypeFlagsAudio/TypeFlagsVideo must describe the stream, so the header is held
  * back until the first media message: the configs the hub delivers first (metadata → video-config →
  * audio-config) are buffered, then header + configs + media go out together. Every tag is serialized once per
- * message for all players (`flvTag`, cached on the message).
+ * message for all players (`flvTag`, cached on the message), and a player's tags are written with merged
+ * writes (mw_latency) as HTTP/1.1 chunks — one writev per batch, no copy per player.
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConsumerTarget, SourceEvent } from '../hub/ports.ts';
 import { MessageType, type RtmpMessage } from '../media/message.ts';
 import { flvFileHeader, flvTag } from '../protocol/flv/flv-muxer.ts';
+import { MergedSocketWriter } from './merged-write.ts';
 
-/** Socket bytes queued in the kernel-side writable buffer before the hub must queue for us instead. */
+/** Bytes queued in the socket (plus our merge buffer) before the hub must queue for us instead. */
 export const HTTP_STREAM_HIGH_WATER_BYTES = 1024 * 1024;
 
 /** Config messages held back until the first media message (metadata + two sequence headers + slack). */
 const MAX_PENDING_CONFIG = 8;
 
 export class HttpFlvStream implements ConsumerTarget {
-  readonly #res: ServerResponse;
-  readonly #socket: Socket;
+  readonly #writer: MergedSocketWriter;
   #headerSent = false;
   #pending: RtmpMessage[] = [];
   #closed = false;
-  #bytes = 0;
-  #onClose: (reason: string) => void;
+  readonly #onClose: (reason: string) => void;
 
   /**
-   * @param res a response whose status line and headers have been sent (`writeHead` + `flushHeaders`).
+   * @param res a response whose status line and headers have been sent (`writeHead` + `flushHeaders`); its body
+   *   is written here, straight to the socket (chunked framing when the response is chunked).
+   * @param mwLatencyMs merged-write latency (SRS mw_latency), ms.
    * @param onClose called once when this player must stop (hub detached it, stream unpublished); the owner
-   *   closes the subscriber and ends the response.
+   *   closes the subscriber and calls `end()`.
    */
-  constructor(res: ServerResponse, onClose: (reason: string) => void) {
-    this.#res = res;
-    this.#socket = res.socket as Socket;
+  constructor(res: ServerResponse, mwLatencyMs: number, onClose: (reason: string) => void) {
+    const chunked = (res as unknown as { chunkedEncoding?: boolean }).chunkedEncoding === true;
+    this.#writer = new MergedSocketWriter(res.socket as Socket, { latencyMs: mwLatencyMs, httpChunked: chunked });
     this.#onClose = onClose;
   }
 
   /** Body bytes written so far. */
   get bytesSent(): number {
-    return this.#bytes;
+    return this.#writer.bytesWritten;
   }
 
   send(msg: RtmpMessage): boolean {
@@ -53,7 +55,8 @@ export class HttpFlvStream implements ConsumerTarget {
       }
       this.#writeHeader(msg);
     }
-    return this.#write(flvTag(msg));
+    this.#writer.writeMedia(flvTag(msg));
+    return this.#writer.underHighWater(HTTP_STREAM_HIGH_WATER_BYTES);
   }
 
   /**
@@ -71,9 +74,10 @@ export class HttpFlvStream implements ConsumerTarget {
     this.#onClose(reason);
   }
 
-  /** The HTTP client went away. */
-  markClosed(): void {
+  /** Flush what is queued and write the end of the body (the zero chunk). Idempotent. */
+  end(): void {
     this.#closed = true;
+    this.#writer.end();
   }
 
   #writeHeader(first: RtmpMessage): void {
@@ -84,20 +88,8 @@ export class HttpFlvStream implements ConsumerTarget {
       if (m.kind === 'video-config') hasVideo = true;
     }
     this.#headerSent = true;
-    this.#socket.cork();
-    this.#write(flvFileHeader(hasAudio, hasVideo));
-    for (const m of this.#pending) this.#write(flvTag(m));
+    this.#writer.writeMedia(flvFileHeader(hasAudio, hasVideo));
+    for (const m of this.#pending) this.#writer.writeMedia(flvTag(m));
     this.#pending = [];
-    process.nextTick(uncork, this.#socket);
   }
-
-  #write(bytes: Buffer): boolean {
-    this.#bytes += bytes.length;
-    this.#res.write(bytes);
-    return this.#socket.writableLength < HTTP_STREAM_HIGH_WATER_BYTES;
-  }
-}
-
-function uncork(socket: Socket): void {
-  socket.uncork();
 }

@@ -7,6 +7,7 @@
  * Malformed input (handshake garbage, bad chunks, bad AMF0) closes that connection only, logged with its id.
  * Reference: mediamtx internal/servers/rtmp/{server,conn}.go; NMS src/session/rtmp_session.js; SRS SrsRtmpConn.
  */
+import { MergedSocketWriter } from './merged-write.ts';
 import { createServer, type Server, type Socket } from 'node:net';
 import { ErrorCode, GatewayError, isGatewayError } from '../errors.ts';
 import { nextSessionId, PithyLog, type Logger } from '../log.ts';
@@ -38,6 +39,8 @@ export interface RtmpServerOptions {
   outChunkSize?: number;
   /** Per-stream consumer options (vhost queue_length etc.). */
   consumerOptions?: (key: StreamKey) => ConsumerOptions | undefined;
+  /** Merged-write latency for a stream's players, ms (SRS mw_latency); default 0 (write at the end of the tick). */
+  mwLatencyMs?: (key: StreamKey) => number;
   /** false → connect rejected with NetConnection.Connect.Rejected. */
   vhostAllowed?: (vhost: string) => boolean;
 }
@@ -136,6 +139,8 @@ class RtmpSession implements RtmpConnectionHandler {
   readonly #players = new Map<number, Subscriber>();
   readonly #ignored: PithyLog;
   #handshakeTimer: NodeJS.Timeout | undefined;
+  /** Merged writes for players (created at the first play; SRS mw_latency). */
+  #media: MergedSocketWriter | undefined;
   #corked = false;
   #closed = false;
 
@@ -195,9 +200,13 @@ class RtmpSession implements RtmpConnectionHandler {
     }
   }
 
-  /** Batch the writes of one tick into one writev. */
+  /** Batch the writes of one tick into one writev; after queued player media when there is any (order kept). */
   #write(bytes: Buffer): void {
     if (this.#closed || this.#socket.writableEnded) return;
+    if (this.#media !== undefined) {
+      this.#media.writeNow(bytes);
+      return;
+    }
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();
@@ -258,12 +267,12 @@ class RtmpSession implements RtmpConnectionHandler {
     this.#players.get(streamId)?.close();
     this.#conn.playStarted(streamId, streamName);
     const conn = this.#conn;
-    const socket = this.#socket;
+    const media = (this.#media ??= new MergedSocketWriter(this.#socket, { latencyMs: this.#opts.mwLatencyMs?.(key) ?? 0 }));
     const target = {
       send: (msg: RtmpMessage): boolean => {
         if (this.#closed) return false;
-        this.#write(conn.encodeMedia(streamId, msg));
-        return socket.writableLength < RTMP_PLAYER_HIGH_WATER;
+        media.writeMedia(conn.encodeMedia(streamId, msg));
+        return media.underHighWater(RTMP_PLAYER_HIGH_WATER);
       },
       onSourceEvent: (event: SourceEvent): void => {
         if (event === 'unpublish') conn.sendStatus(streamId, 'status', 'NetStream.Play.UnpublishNotify', `${streamName} is now unpublished.`);
@@ -272,6 +281,7 @@ class RtmpSession implements RtmpConnectionHandler {
       onClose: (reason: string): void => {
         this.#log.info({ reason }, 'RTMP player detached by the hub');
         this.#players.delete(streamId);
+        this.#media?.flushMerged();
         this.#socket.end();
       },
     };

@@ -196,6 +196,7 @@ test('an empty conf gives every default', () => {
     gopCache: true,
     queueLengthMs: 10_000,
     timeJitter: 'full',
+    mwLatencyMs: 100,
     httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv' },
   });
 });
@@ -278,7 +279,7 @@ test('vhost: play {} layout (SRS 3+) and the old direct layout (SRS 2)', () => {
   const old = load('vhost a.com { gop_cache off; queue_length 0.5; time_jitter zero; http_remux { enabled on; mount [app]/[stream].flv; } }')
     .config.vhosts.get('a.com');
   const expected = {
-    name: 'a.com', enabled: true, gopCache: false, queueLengthMs: 500, timeJitter: 'zero',
+    name: 'a.com', enabled: true, gopCache: false, queueLengthMs: 500, timeJitter: 'zero', mwLatencyMs: 100,
     httpRemux: { enabled: true, mount: '[app]/[stream].flv' },
   };
   assert.deepEqual(play, expected);
@@ -309,13 +310,13 @@ test('vhostConfig falls back to __defaultVhost__ and hides disabled vhosts', () 
 
 test('unknown directives warn with their location, once per subtree, and do not fail', () => {
   const { config, warnings } = load(
-    'daemon off;\nvhost v {\n  hls { enabled on; hls_fragment 10; }\n  play { mw_latency 350; gop_cache off; }\n}\nhttp_server { crossdomain on; }\n',
+    'daemon off;\nvhost v {\n  hls { enabled on; hls_fragment 10; }\n  play { mw_flush_xx 350; gop_cache off; }\n}\nhttp_server { crossdomain on; }\n',
   );
   assert.equal(config.vhosts.get('v')?.gopCache, false);
   assert.deepEqual(warnings, [
     { file: 'conf/t.conf', line: 1, col: 1, message: "unknown directive 'daemon'" },
     { file: 'conf/t.conf', line: 3, col: 3, message: "unknown directive 'hls'" },
-    { file: 'conf/t.conf', line: 4, col: 10, message: "unknown directive 'mw_latency'" },
+    { file: 'conf/t.conf', line: 4, col: 10, message: "unknown directive 'mw_flush_xx'" },
     { file: 'conf/t.conf', line: 6, col: 15, message: "unknown directive 'crossdomain'" },
   ]);
   // names that exist on Object.prototype are unknown too
@@ -397,12 +398,12 @@ test("a realistic chunk of SRS's full.conf loads with warnings only", () => {
     'transcode.srs.com',
   ]);
   assert.deepEqual(vhostConfig(config, 'play.srs.com'), {
-    name: 'play.srs.com', enabled: true, gopCache: false, queueLengthMs: 10_000, timeJitter: 'full',
+    name: 'play.srs.com', enabled: true, gopCache: false, queueLengthMs: 10_000, timeJitter: 'full', mwLatencyMs: 350,
     httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv' },
   });
   assert.deepEqual(config.vhosts.get('http.remux.srs.com')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv' });
   const names = warnings.map((w) => /'([^']+)'/.exec(w.message)?.[1]);
-  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'hls', 'dvr', 'http_hooks', 'transcode', 'mw_latency', 'fast_cache', 'gb28181']) {
+  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'hls', 'dvr', 'http_hooks', 'transcode', 'fast_cache', 'gb28181']) {
     assert.ok(names.includes(n), `expected a warning for ${n}: ${JSON.stringify(names)}`);
   }
   for (const w of warnings) assert.ok(w.file === 'srs/full.conf' && w.line > 0 && w.col > 0);
