@@ -90,6 +90,36 @@ export function splitAvcc(data: Uint8Array, lengthSize: 1 | 2 | 4): Uint8Array[]
 }
 
 /**
+ * Join NAL units into an Annex B byte stream with 4-byte start codes (00 00 00 01), e.g. an AVCC frame from
+ * RTMP/FLV (`splitAvcc`) going out as MPEG-TS/HLS. One allocation, one copy per NAL unit.
+ */
+export function joinAnnexB(nalus: readonly Uint8Array[]): Buffer {
+  return joinWithPrefix(nalus, true);
+}
+
+/**
+ * Join NAL units as length-prefixed (AVCC, ISO/IEC 14496-15 5.3.4.2) with 4-byte big-endian lengths — the
+ * inverse of `splitAvcc(data, 4)`.
+ */
+export function joinAvcc(nalus: readonly Uint8Array[]): Buffer {
+  return joinWithPrefix(nalus, false);
+}
+
+/** Each NAL unit behind a 4-byte prefix: the start code 00 00 00 01, or its length (big-endian). */
+function joinWithPrefix(nalus: readonly Uint8Array[], startCode: boolean): Buffer {
+  let size = 0;
+  for (const n of nalus) size += 4 + n.length;
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const n of nalus) {
+    out.writeUInt32BE(startCode ? 1 : n.length, o);
+    out.set(n, o + 4);
+    o += 4 + n.length;
+  }
+  return out;
+}
+
+/**
  * NAL unit → RBSP: drop each emulation_prevention_three_byte (the 0x03 of 0x000003, 7.4.1).
  * Returns the input itself (a view, not a copy) when no 0x000003 occurs; otherwise one new array.
  */

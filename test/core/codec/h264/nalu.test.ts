@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { NaluType, removeEmulationPrevention, splitAnnexB, splitAvcc } from '../../../../core/codec/h264/nalu.ts';
+import { joinAnnexB, joinAvcc, NaluType, removeEmulationPrevention, splitAnnexB, splitAvcc } from '../../../../core/codec/h264/nalu.ts';
 import { ErrorCode, isGatewayError } from '../../../../core/errors.ts';
 import { hex, SPS_VECTORS } from '../../../helpers/vectors.ts';
 
@@ -95,4 +95,17 @@ test('fuzz: splitAvcc only throws GatewayError; round trip of length-prefixed NA
     }),
     { numRuns: 100 },
   );
+});
+
+test('Annex B ⇄ AVCC round trip: joinAnnexB/splitAnnexB and joinAvcc/splitAvcc', () => {
+  const split = splitAnnexB;
+  const splitL = splitAvcc;
+  const nalus = [Uint8Array.of(0x67, 0x42, 0x00, 0x1e), Uint8Array.of(0x68, 0xce, 0x38, 0x80), Uint8Array.of(0x65, 0x88, 0x84, 0x00, 0x03, 0x01)];
+  const annexB = joinAnnexB(nalus);
+  assert.deepEqual([...annexB.subarray(0, 4)], [0, 0, 0, 1]);
+  assert.deepEqual(split(annexB).map((n) => [...n]), nalus.map((n) => [...n]));
+  const avcc = joinAvcc(nalus);
+  assert.equal(avcc.readUInt32BE(0), 4);
+  assert.deepEqual(splitL(avcc, 4).map((n) => [...n]), nalus.map((n) => [...n]));
+  assert.deepEqual(split(joinAnnexB(splitL(avcc, 4))).map((n) => [...n]), nalus.map((n) => [...n]), 'AVCC → Annex B → NALUs');
 });
