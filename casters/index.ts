@@ -2,13 +2,16 @@
  * Caster registry: the `caster` directive value of a `stream_caster { }` block → a Caster (SRS stream_caster).
  * `output rtmp://host[:port]/app/stream` names the stream; `[app]`, `[stream]`, `[vhost]` and `[port]` (our first
  * RTMP port) are substituted first. When host:port is this gateway, the caster publishes in-process (no socket);
- * a loopback host without a port also means this gateway, whichever port it listens on.
+ * a loopback host without a port also means this gateway, whichever port it listens on. Any other output is a
+ * foreign server: the caster gets a HubPort whose publishers push there over RTMP (core/output/rtmp-push.ts), so
+ * the caster code is the same either way (STYLE habit 6).
  */
 import { ErrorCode, GatewayError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { HubPort } from '../core/hub/ports.ts';
 import type { StreamCasterConfig } from '../core/config/config.ts';
 import { isOwnAddress, parseRtmpUrl, resolveTemplate } from '../core/media/stream-key.ts';
+import { remotePublishPort } from '../core/output/rtmp-push.ts';
 import type { Caster } from './caster.ts';
 import { MpegtsUdpCaster } from './mpegts-udp/mpegts-udp-caster.ts';
 
@@ -23,8 +26,8 @@ export interface CasterContext {
 
 /**
  * Build the caster for one enabled `stream_caster` block.
- * @throws GatewayError GW_ERR_CASTER_OUTPUT when `output` is not an rtmp:// URL naming this gateway (pushing to
- *   another server is a later issue), GW_ERR_CONF_INVALID for a caster type this build does not have yet.
+ * @throws GatewayError GW_ERR_STREAM_KEY_INVALID when `output` is not an rtmp://host[:port]/app/stream URL,
+ *   GW_ERR_CONF_INVALID for a caster type this build does not have yet.
  */
 export function createCaster(cfg: StreamCasterConfig, ctx: CasterContext): Caster {
   const where = `${cfg.file}:${cfg.line}`;
@@ -36,8 +39,13 @@ export function createCaster(cfg: StreamCasterConfig, ctx: CasterContext): Caste
   // A loopback output without a port means this gateway whatever its RTMP port (SRS confs say
   // `rtmp://127.0.0.1/[app]/[stream]` and mean "the server I am part of").
   const port = new URL(url).port === '' && ctx.rtmpPorts.length > 0 ? ctx.rtmpPorts[0] : out.port;
-  if (!isOwnAddress(out.host, port, ctx.rtmpPorts)) {
-    throw new GatewayError(ErrorCode.CasterOutput, `${where}: output ${cfg.output} is not this gateway (RTMP ports ${ctx.rtmpPorts.join(',')}); pushing to another server is not supported yet`);
-  }
-  return new MpegtsUdpCaster({ hub: ctx.hub, key: out.key, listen: cfg.listen, idleTimeoutMs: cfg.idleTimeoutMs, log: ctx.log });
+  const hub = isOwnAddress(out.host, port, ctx.rtmpPorts) ? ctx.hub : remotePublishPort(url, ctx.log);
+  return new MpegtsUdpCaster({
+    hub,
+    key: out.key,
+    listen: cfg.listen,
+    multicastInterface: cfg.multicastInterface,
+    idleTimeoutMs: cfg.idleTimeoutMs,
+    log: ctx.log,
+  });
 }

@@ -3,6 +3,8 @@
  *
  * ```
  * stream_caster { enabled on; caster mpegts_over_udp; output rtmp://127.0.0.1/live/livestream; listen 8935; }
+ * stream_caster { enabled on; caster mpegts_over_udp; output rtmp://127.0.0.1/live/mc; listen 239.1.1.1:5000;
+ *                 multicast_interface 192.168.1.10; }      # multicast (castgate): join the group on that interface
  * ```
  * Datagrams (usually 7×188 bytes) feed a TsDemuxer whose elementary streams become RtmpMessages (to-rtmp.ts)
  * for the hub. The first sender address whose datagrams carry a valid program (PAT/PMT) owns the stream;
@@ -26,6 +28,11 @@ export interface MpegtsUdpCasterOptions {
   readonly key: StreamKey;
   readonly listen: { readonly host: string | undefined; readonly port: number };
   readonly idleTimeoutMs: number;
+  /**
+   * When `listen` names a multicast group (224.0.0.0/4, ff00::/8): the local interface address to join it on
+   * (castgate directive `multicast_interface`); undefined = the OS's choice.
+   */
+  readonly multicastInterface?: string | undefined;
   readonly log: Logger;
   /** UDP receive buffer (SO_RCVBUF) in bytes; bursts of a 20 Mbit/s stream must not overflow it. */
   readonly recvBufferBytes?: number;
@@ -65,10 +72,20 @@ export class MpegtsUdpCaster implements Caster {
   async start(): Promise<void> {
     const { host, port } = this.#opts.listen;
     const socket = createSocket({ type: host?.includes(':') === true ? 'udp6' : 'udp4', reuseAddr: true });
+    const group = host !== undefined && isMulticastAddress(host) ? host : undefined;
     await new Promise<void>((ok, fail) => {
       socket.once('error', (err) => fail(new GatewayError(ErrorCode.Listen, `mpegts_over_udp listen ${host ?? '*'}:${port}: ${err.message}`, { cause: err })));
+      // A multicast listener binds the group address itself (Linux then delivers only that group's datagrams).
       socket.bind(port, host, () => ok());
     });
+    if (group !== undefined) {
+      try {
+        socket.addMembership(group, this.#opts.multicastInterface);
+      } catch (err) {
+        socket.close();
+        throw new GatewayError(ErrorCode.Listen, `mpegts_over_udp cannot join multicast group ${group} on ${this.#opts.multicastInterface ?? 'the default interface'}: ${(err as Error).message}`, { cause: err });
+      }
+    }
     socket.on('error', (err) => this.#log.error({ err }, 'udp socket error'));
     try {
       socket.setRecvBufferSize(this.#opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES);
@@ -80,7 +97,7 @@ export class MpegtsUdpCaster implements Caster {
     this.#port = socket.address().port;
     this.#timer = setInterval(() => this.#checkIdle(), IDLE_CHECK_INTERVAL_MS);
     this.#timer.unref();
-    this.#log.info({ port: this.#port }, 'mpegts_over_udp caster listening');
+    this.#log.info({ port: this.#port, multicastGroup: group, multicastInterface: this.#opts.multicastInterface }, 'mpegts_over_udp caster listening');
   }
 
   async stop(): Promise<void> {
@@ -203,6 +220,16 @@ export class MpegtsUdpCaster implements Caster {
       s.log.info({ reason, demux: s.demuxer.stats }, 'sender gone; unpublished');
     }
   }
+}
+
+/** IPv4 224.0.0.0/4 or IPv6 ff00::/8 (RFC 5771, RFC 4291 §2.7). */
+export function isMulticastAddress(host: string): boolean {
+  const v4 = /^(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.exec(host);
+  if (v4 !== null) {
+    const first = Number(v4[1]);
+    return first >= 224 && first <= 239;
+  }
+  return /^ff[0-9a-f]{2}:/i.test(host);
 }
 
 interface UdpSession {

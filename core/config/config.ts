@@ -28,6 +28,8 @@ export interface StreamCasterConfig {
   readonly idleTimeoutMs: number;
   readonly rtpPortMin: number;
   readonly rtpPortMax: number;
+  /** castgate `multicast_interface`: local interface address for a multicast `listen` group; undefined = OS choice. */
+  readonly multicastInterface: string | undefined;
   /** Where the block is, for logs. */
   readonly line: number;
   readonly file: string;
@@ -243,6 +245,7 @@ function buildCaster(b: Builder, d: Directive): StreamCasterConfig | undefined {
     output: value(s, 'stream_caster.output'),
     listen: value(s, 'stream_caster.listen')[0] as ListenAddress,
     idleTimeoutMs: value(s, 'stream_caster.idle_timeout'),
+    multicastInterface: s.values.has('stream_caster.multicast_interface') ? value(s, 'stream_caster.multicast_interface') : undefined,
     rtpPortMin,
     rtpPortMax,
     line: d.line,

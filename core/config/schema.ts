@@ -79,6 +79,10 @@ export const SCHEMA = {
     min: 0.1,
     doc: 'castgate: seconds of silence after which an mpegts_over_udp stream is unpublished',
   },
+  'stream_caster.multicast_interface': {
+    kind: 'string',
+    doc: 'castgate, mpegts_over_udp: when listen is a multicast group, the local interface address to join it on',
+  },
   'stream_caster.rtp_port_min': { kind: 'integer', default: '57200', min: 1024, max: 65535, doc: 'rtsp: lowest RTP port' },
   'stream_caster.rtp_port_max': { kind: 'integer', default: '57300', min: 1024, max: 65535, doc: 'rtsp: highest RTP port' },
 

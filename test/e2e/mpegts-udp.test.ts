@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeStreamKey } from '../../core/media/stream-key.ts';
-import { decodeCheck, fixture, freeUdpPort, probePackets, probeStreams, sendTsOverUdp, sendTsWithGstreamer, waitFor } from '../helpers/peers.ts';
+import { decodeCheck, fixture, freeUdpPort, probePackets, probeStreams, sendTsOverUdp, sendTsWithGstreamer, startProcess, waitFor } from '../helpers/peers.ts';
 import { HTTP_FLV_VHOST, startTestGateway } from './harness.ts';
 
 const FIXTURE_AAC = 'ts/h264-aac-320x240-25fps-10s.ts';
@@ -184,6 +184,30 @@ test('idle timeout unpublishes; packets returning republish and play again', { t
     assert.ok(r.videoFrames >= 60, `frames ${r.videoFrames}`);
     assert.equal(Number(t.gw.casters[0].stats().publishes), 2);
     await second.stop();
+  } finally {
+    await t.stop();
+  }
+});
+
+test('multicast: the caster joins the group on the configured interface; ffmpeg multicast sender plays', { timeout: 60_000 }, async () => {
+  const udp = await freeUdpPort();
+  const group = `239.255.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+  const t = await startTestGateway(
+    `stream_caster { enabled on; caster mpegts_over_udp; output rtmp://127.0.0.1/live/mc; listen ${group}:${udp}; multicast_interface 127.0.0.1; idle_timeout 1; }\n` + HTTP_FLV_VHOST,
+  );
+  try {
+    const play = decodeCheck(t.httpUrl('live/mc.flv'), 30, { timeoutMs: 40_000 });
+    await sleep(300);
+    // ttl=0 keeps the datagrams on this host; localaddr picks the loopback interface for sending.
+    const sender = startProcess('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-re', '-i', fixture(FIXTURE_AAC), '-c', 'copy',
+      '-f', 'mpegts', `udp://${group}:${udp}?pkt_size=1316&localaddr=127.0.0.1&ttl=0`], { timeoutMs: 30_000 });
+    await waitFor(() => t.gw.hub.isPublishing(makeStreamKey('__defaultVhost__', 'live', 'mc')), 10_000);
+    await sender.exited;
+    const r = await play;
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.code, 0);
+    assert.ok(r.videoFrames >= SOURCE_VIDEO_FRAMES * 0.9, `frames ${r.videoFrames}`);
+    assert.equal(t.gw.casters[0].stats().listen, udp);
   } finally {
     await t.stop();
   }

@@ -230,17 +230,17 @@ test('stream_caster blocks: several, defaults, location', () => {
   assert.deepEqual(config.streamCasters, [
     {
       enabled: true, caster: 'mpegts_over_udp', output: 'rtmp://127.0.0.1/live/livestream',
-      listen: { host: undefined, port: 8935 }, idleTimeoutMs: 10_000, rtpPortMin: 57200, rtpPortMax: 57300,
+      listen: { host: undefined, port: 8935 }, idleTimeoutMs: 10_000, rtpPortMin: 57200, rtpPortMax: 57300, multicastInterface: undefined,
       line: 1, file: 'conf/t.conf',
     },
     {
       enabled: true, caster: 'rtsp', output: 'rtmp://127.0.0.1/[app]/[stream]',
-      listen: { host: '127.0.0.1', port: 554 }, idleTimeoutMs: 2500, rtpPortMin: 50000, rtpPortMax: 50010,
+      listen: { host: '127.0.0.1', port: 554 }, idleTimeoutMs: 2500, rtpPortMin: 50000, rtpPortMax: 50010, multicastInterface: undefined,
       line: 4, file: 'conf/t.conf',
     },
     {
       enabled: false, caster: 'flv', output: 'rtmp://127.0.0.1/[app]/[stream]',
-      listen: { host: undefined, port: 8936 }, idleTimeoutMs: 10_000, rtpPortMin: 57200, rtpPortMax: 57300,
+      listen: { host: undefined, port: 8936 }, idleTimeoutMs: 10_000, rtpPortMin: 57200, rtpPortMax: 57300, multicastInterface: undefined,
       line: 6, file: 'conf/t.conf',
     },
   ]);
