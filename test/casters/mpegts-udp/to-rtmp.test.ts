@@ -75,3 +75,11 @@ test('truncated and corrupted TS: no throw, frames lost only around the damage',
   const video = messages.filter((m) => m.kind === 'keyframe' || m.kind === 'interframe');
   assert.ok(video.length > 130, `video AUs ${video.length}`);
 });
+
+test('H.265 (stream_type 0x24) is recognised and reported once, not published as garbage', () => {
+  const { messages, errors } = remux('ts/demux-h265-1s.ts');
+  const h265 = errors.filter((e) => e.code === 'GW_ERR_TS_UNSUPPORTED_CODEC');
+  assert.equal(h265.length, 1, 'reported once');
+  assert.match(h265[0].message, /H\.265/);
+  assert.equal(messages.filter((m) => m.type === 9).length, 0, 'no video messages from an H.265 track');
+});
