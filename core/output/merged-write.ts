@@ -127,7 +127,7 @@ export class MergedSocketWriter implements MergedWriteTarget {
     if (this.#chunked) socket.write(CRLF);
     socket.uncork();
     this.#bytesWritten += this.#pendingBytes;
-    this.#pending = [];
+    this.#pending.length = 0; // the socket holds the buffers now, not this array: reuse it
     this.#pendingBytes = 0;
   }
 
