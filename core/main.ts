@@ -1,6 +1,6 @@
 /**
  * Composition root (SRS srs_main_server.cpp): load the config, build the hub, start the RTMP server, the HTTP
- * server and the casters; stop them all cleanly on SIGINT/SIGTERM. The only core/ file that may import casters/.
+ * server, the casters and the ingesters; stop them all cleanly on SIGINT/SIGTERM. The only core/ file that may import casters/ and ingest/.
  *
  * CLI (SRS/nginx style):
  *   castgate -c FILE        run in the foreground
@@ -21,6 +21,7 @@ import type { StreamKey } from './media/stream-key.ts';
 import { RtmpServer } from './output/rtmp-server.ts';
 import { HttpServer } from './output/http-server.ts';
 import { createCaster, type Caster } from '../casters/index.ts';
+import { createIngesters, type Ingester } from '../ingest/index.ts';
 
 export interface Gateway {
   readonly config: Config;
@@ -28,6 +29,8 @@ export interface Gateway {
   readonly rtmp: RtmpServer;
   readonly http: HttpServer | undefined;
   readonly casters: readonly Caster[];
+  /** One per enabled `vhost { ingest { } }` block, started after the casters. */
+  readonly ingesters: readonly Ingester[];
   /** Close listeners, unpublish every stream, end every player. Idempotent. */
   stop(): Promise<void>;
 }
@@ -56,10 +59,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   });
   let http: HttpServer | undefined;
   const casters: Caster[] = [];
+  const ingesters: Ingester[] = [];
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    await Promise.allSettled(ingesters.map((i) => i.stop()));
     await Promise.allSettled(casters.map((c) => c.stop()));
     hub.close();
     await Promise.allSettled([rtmp.close(), http?.close()]);
@@ -87,11 +92,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       await caster.start();
       casters.push(caster);
     }
+    for (const ingester of createIngesters(config.vhosts.values(), { hub, log, rtmpPorts: rtmp.ports })) {
+      ingesters.push(ingester);
+      ingester.start();
+    }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { config, hub, rtmp, get http() { return http; }, casters, stop };
+  return { config, hub, rtmp, get http() { return http; }, casters, ingesters, stop };
 }
 
 function packageVersion(): string {

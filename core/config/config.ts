@@ -10,11 +10,12 @@ import { dirname } from 'node:path';
 import { ErrorCode, GatewayError } from '../errors.ts';
 import { DEFAULT_VHOST } from '../media/stream-key.ts';
 import { parseConfigFile, parseConfigText, resolveIncludes, type Directive } from './directive-parser.ts';
-import { parseBySpec, specOf, SCHEMA, type LeafKey, type ValueOf } from './schema.ts';
+import { parseBySpec, specOf, SCHEMA, type LeafKey, type ParamLine, type ValueOf } from './schema.ts';
 import { parseOnOff, type ListenAddress } from './values.ts';
 
 export type { ListenAddress } from './values.ts';
 export type { Directive } from './directive-parser.ts';
+export type { ParamLine } from './schema.ts';
 
 export type CasterType = 'mpegts_over_udp' | 'rtsp' | 'flv';
 export interface StreamCasterConfig {
@@ -38,6 +39,53 @@ export interface HttpRemuxConfig {
   readonly enabled: boolean;
   readonly mount: string;
 }
+export type IngestInputType = 'file' | 'stream' | 'device';
+/** One `engine [id] { }` of an ingest block (SRS transcode engine directives); numbers 0 = not set. */
+export interface IngestEngineConfig {
+  /** The optional engine id: `[engine]` in output. */
+  readonly id: string | undefined;
+  /** default false: copy the codecs (SRS initialize_copy). */
+  readonly enabled: boolean;
+  /** rtmp:// template with [vhost] [port] [app] [stream] [engine]. */
+  readonly output: string;
+  readonly perfile: readonly ParamLine[];
+  readonly iformat: string | undefined;
+  readonly vfilter: readonly ParamLine[];
+  readonly vcodec: string | undefined;
+  /** kbps. */
+  readonly vbitrate: number;
+  readonly vfps: number;
+  readonly vwidth: number;
+  readonly vheight: number;
+  readonly vthreads: number;
+  readonly vprofile: string | undefined;
+  readonly vpreset: string | undefined;
+  readonly vparams: readonly ParamLine[];
+  readonly acodec: string | undefined;
+  /** kbps. */
+  readonly abitrate: number;
+  /** Hz. */
+  readonly asampleRate: number;
+  readonly achannels: number;
+  readonly aparams: readonly ParamLine[];
+  /** default 'flv'. */
+  readonly oformat: string;
+  readonly line: number;
+  readonly file: string;
+}
+/** One `ingest id { }` block of a vhost (SRS SrsIngester). */
+export interface IngestConfig {
+  readonly id: string;
+  /** default false (SRS). */
+  readonly enabled: boolean;
+  readonly input: { readonly type: IngestInputType; readonly urls: readonly string[] };
+  /** The `ffmpeg` directive; undefined = $FFMPEG_PATH, else `ffmpeg` on PATH. */
+  readonly ffmpeg: string | undefined;
+  /** At least one when enabled. */
+  readonly engines: readonly IngestEngineConfig[];
+  readonly line: number;
+  readonly file: string;
+}
 export type TimeJitter = 'full' | 'zero' | 'off';
 export interface VhostConfig {
   readonly name: string;
@@ -49,6 +97,8 @@ export interface VhostConfig {
   /** Effective merged-write latency, ms: `play { mw_latency }`, or 0 when `min_latency on` (SRS). */
   readonly mwLatencyMs: number;
   readonly httpRemux: HttpRemuxConfig;
+  /** `ingest` blocks in file order (disabled ones included when complete). */
+  readonly ingests: readonly IngestConfig[];
 }
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 export interface Config {
@@ -161,7 +211,7 @@ class Builder {
       const spec = specOf(key) ?? found;
       if (spec.kind === 'block') {
         const want = spec.blockArgs ?? 0;
-        if (d.args.length !== want) {
+        if (d.args.length !== want && !(spec.blockArgsOptional === true && d.args.length < want)) {
           throw invalid(d, `'${d.name}' takes ${want === 0 ? 'no arguments' : `${want} argument`} before '{'`);
         }
         if (spec.repeat === true) {
@@ -171,6 +221,15 @@ class Builder {
         } else {
           this.#collect(s, d.children, key);
         }
+        continue;
+      }
+      if (spec.kind === 'params') {
+        if (d.args.length > 0) throw invalid(d, `'${d.name}' takes no arguments before '{'`);
+        for (const c of d.children) {
+          if (c.children.length > 0) throw invalid(c, `option '${c.name}' in '${d.name}' cannot be a block`);
+        }
+        if (s.values.has(key)) this.warn(d, `duplicate '${d.name}' ignored`);
+        else s.values.set(key, { directive: d, moved: false });
         continue;
       }
       if (d.children.length > 0) throw invalid(d, `'${d.name}' is not a block`);
@@ -198,7 +257,8 @@ function value<K extends LeafKey>(s: Section, key: K): ValueOf<K> {
   const name = key.slice(key.lastIndexOf('.') + 1);
   if (args === undefined) {
     const where = s.where;
-    const block = key.slice(0, key.indexOf('.'));
+    const parent = key.slice(0, key.lastIndexOf('.'));
+    const block = parent.slice(parent.lastIndexOf('.') + 1);
     throw new GatewayError(
       ErrorCode.ConfInvalid,
       `${where === undefined ? 'config' : at(where)}: '${block}' requires '${name}'`,
@@ -207,6 +267,68 @@ function value<K extends LeafKey>(s: Section, key: K): ValueOf<K> {
   const r = parseBySpec(SCHEMA[key], args);
   if ('error' in r) throw new GatewayError(ErrorCode.ConfInvalid, `schema default of '${key}': ${r.error}`);
   return r.value as ValueOf<K>;
+}
+
+/** A param block's lines (`name args...;` each), empty when the block is absent. */
+function params(s: Section, key: LeafKey): readonly ParamLine[] {
+  const entry = s.values.get(key);
+  return (entry?.directive.children ?? []).map((c) => ({ name: c.name, args: c.args }));
+}
+
+/** The value of a directive without a default, or undefined when absent. */
+function optional<K extends LeafKey>(s: Section, key: K): ValueOf<K> | undefined {
+  return s.values.has(key) ? value(s, key) : undefined;
+}
+
+function buildEngine(b: Builder, d: Directive): IngestEngineConfig {
+  const s = b.section(d, d.children, 'vhost.ingest.engine');
+  return {
+    id: d.args[0],
+    enabled: value(s, 'vhost.ingest.engine.enabled'),
+    output: value(s, 'vhost.ingest.engine.output'),
+    perfile: params(s, 'vhost.ingest.engine.perfile'),
+    iformat: optional(s, 'vhost.ingest.engine.iformat'),
+    vfilter: params(s, 'vhost.ingest.engine.vfilter'),
+    vcodec: optional(s, 'vhost.ingest.engine.vcodec'),
+    vbitrate: value(s, 'vhost.ingest.engine.vbitrate'),
+    vfps: value(s, 'vhost.ingest.engine.vfps'),
+    vwidth: value(s, 'vhost.ingest.engine.vwidth'),
+    vheight: value(s, 'vhost.ingest.engine.vheight'),
+    vthreads: value(s, 'vhost.ingest.engine.vthreads'),
+    vprofile: optional(s, 'vhost.ingest.engine.vprofile'),
+    vpreset: optional(s, 'vhost.ingest.engine.vpreset'),
+    vparams: params(s, 'vhost.ingest.engine.vparams'),
+    acodec: optional(s, 'vhost.ingest.engine.acodec'),
+    abitrate: value(s, 'vhost.ingest.engine.abitrate'),
+    asampleRate: value(s, 'vhost.ingest.engine.asample_rate'),
+    achannels: value(s, 'vhost.ingest.engine.achannels'),
+    aparams: params(s, 'vhost.ingest.engine.aparams'),
+    oformat: value(s, 'vhost.ingest.engine.oformat'),
+    line: d.line,
+    file: d.file,
+  };
+}
+
+function buildIngest(b: Builder, d: Directive): IngestConfig | undefined {
+  const s = b.section(d, d.children, 'vhost.ingest');
+  const enabled = value(s, 'vhost.ingest.enabled');
+  const engineDirectives = s.blocks.get('vhost.ingest.engine') ?? [];
+  if (!enabled && (!s.values.has('vhost.ingest.input.type') || !s.values.has('vhost.ingest.input.url'))) {
+    b.warn(d, `disabled ingest '${d.args[0] as string}' without input type or url is ignored`);
+    return undefined;
+  }
+  if (enabled && engineDirectives.length === 0) {
+    throw invalid(d, `ingest '${d.args[0] as string}' needs an 'engine { output ...; }' (where the stream goes)`);
+  }
+  return {
+    id: d.args[0] as string,
+    enabled,
+    input: { type: value(s, 'vhost.ingest.input.type'), urls: value(s, 'vhost.ingest.input.url') },
+    ffmpeg: optional(s, 'vhost.ingest.ffmpeg'),
+    engines: engineDirectives.map((e) => buildEngine(b, e)),
+    line: d.line,
+    file: d.file,
+  };
 }
 
 const CASTER_TYPES: readonly string[] = SCHEMA['stream_caster.caster'].values;
@@ -263,6 +385,7 @@ function buildVhost(b: Builder, name: string, d: Directive | undefined): VhostCo
     timeJitter: value(s, 'vhost.play.time_jitter'),
     mwLatencyMs: value(s, 'vhost.min_latency') ? 0 : value(s, 'vhost.play.mw_latency'),
     httpRemux: { enabled: value(s, 'vhost.http_remux.enabled'), mount: value(s, 'vhost.http_remux.mount') },
+    ingests: (s.blocks.get('vhost.ingest') ?? []).map((i) => buildIngest(b, i)).filter((i) => i !== undefined),
   };
 }
 

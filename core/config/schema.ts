@@ -11,6 +11,7 @@ import {
   parseEnum,
   parseInteger,
   parseListen,
+  parseNumber,
   parseOnOff,
   parseRtmpUrl,
   parseSecondsToMs,
@@ -19,7 +20,18 @@ import {
   type ValueResult,
 } from './values.ts';
 
-export type DirectiveKind = 'block' | 'onoff' | 'integer' | 'seconds' | 'enum' | 'listen' | 'string' | 'rtmp-url';
+export type DirectiveKind =
+  | 'block'
+  | 'onoff'
+  | 'integer'
+  | 'number'
+  | 'seconds'
+  | 'enum'
+  | 'listen'
+  | 'string'
+  | 'strings'
+  | 'rtmp-url'
+  | 'params';
 
 export interface DirectiveSpec {
   readonly kind: DirectiveKind;
@@ -36,6 +48,8 @@ export interface DirectiveSpec {
   readonly repeat?: boolean;
   /** block: number of arguments it takes (vhost's name). */
   readonly blockArgs?: number;
+  /** block: the arguments are optional (0..blockArgs), e.g. SRS `engine [id] { }`. */
+  readonly blockArgsOptional?: boolean;
   /** deprecated location: the value is read as if written at this key. */
   readonly movedTo?: string;
   /** one line for conf/full.conf and error messages. */
@@ -120,6 +134,54 @@ export const SCHEMA = {
     default: '[vhost]/[app]/[stream].flv',
     doc: 'URL path template of a live stream; [vhost]/ is dropped for the default vhost',
   },
+  'vhost.ingest': {
+    kind: 'block',
+    repeat: true,
+    blockArgs: 1,
+    doc: 'an ingester: ffmpeg (or castgate itself for FLV/TS files) pulls a file, stream or device into a stream',
+  },
+  'vhost.ingest.enabled': { kind: 'onoff', default: 'off', doc: 'whether this ingester runs' },
+  'vhost.ingest.input': { kind: 'block', doc: 'what is ingested' },
+  'vhost.ingest.input.type': {
+    kind: 'enum',
+    values: ['file', 'stream', 'device'],
+    doc: 'file (virtual live, looped), stream (any URL ffmpeg reads) or device; required',
+  },
+  'vhost.ingest.input.url': {
+    kind: 'strings',
+    doc: 'file path(s) played in order, stream URL, or device (lavfi graph with iformat lavfi); required',
+  },
+  'vhost.ingest.ffmpeg': { kind: 'string', doc: 'ffmpeg binary; default: $FFMPEG_PATH, else ffmpeg on PATH' },
+  'vhost.ingest.engine': {
+    kind: 'block',
+    repeat: true,
+    blockArgs: 1,
+    blockArgsOptional: true,
+    doc: 'one output of the ingester (one ffmpeg each); the optional id is [engine] in output',
+  },
+  'vhost.ingest.engine.enabled': { kind: 'onoff', default: 'off', doc: 'off: copy the codecs (-c copy); on: transcode as below' },
+  'vhost.ingest.engine.output': {
+    kind: 'rtmp-url',
+    doc: 'rtmp://host[:port]/app/stream with [vhost] [port] [app] [stream] [engine]; this gateway = in-process; required',
+  },
+  'vhost.ingest.engine.perfile': { kind: 'params', doc: 'ffmpeg options before -i, one `name args;` per option' },
+  'vhost.ingest.engine.iformat': { kind: 'string', doc: 'input format (-f before -i): flv, lavfi, v4l2, alsa ...' },
+  'vhost.ingest.engine.vfilter': { kind: 'params', doc: 'ffmpeg options after -i (filters), one `name args;` per option' },
+  'vhost.ingest.engine.vcodec': { kind: 'string', doc: 'video codec: libx264, copy, or vn (no video)' },
+  'vhost.ingest.engine.vbitrate': { kind: 'integer', default: '0', min: 0, max: 1_000_000, doc: 'video kbps; 0 = encoder default' },
+  'vhost.ingest.engine.vfps': { kind: 'number', default: '0', min: 0, max: 1000, doc: 'video frame rate; 0 = as input' },
+  'vhost.ingest.engine.vwidth': { kind: 'integer', default: '0', min: 0, max: 16384, doc: 'video width; 0 = as input' },
+  'vhost.ingest.engine.vheight': { kind: 'integer', default: '0', min: 0, max: 16384, doc: 'video height; 0 = as input' },
+  'vhost.ingest.engine.vthreads': { kind: 'integer', default: '0', min: 0, max: 256, doc: 'encoder threads; 0 = auto' },
+  'vhost.ingest.engine.vprofile': { kind: 'string', doc: 'H.264 profile: baseline, main, high' },
+  'vhost.ingest.engine.vpreset': { kind: 'string', doc: 'x264 preset: ultrafast ... veryslow' },
+  'vhost.ingest.engine.vparams': { kind: 'params', doc: 'more video encoder options, one `name args;` per option' },
+  'vhost.ingest.engine.acodec': { kind: 'string', doc: 'audio codec: aac, libmp3lame, copy, or an (no audio)' },
+  'vhost.ingest.engine.abitrate': { kind: 'integer', default: '0', min: 0, max: 10_000, doc: 'audio kbps; 0 = encoder default' },
+  'vhost.ingest.engine.asample_rate': { kind: 'integer', default: '0', min: 0, max: 384_000, doc: 'audio Hz; 0 = as input' },
+  'vhost.ingest.engine.achannels': { kind: 'integer', default: '0', min: 0, max: 64, doc: 'audio channels; 0 = as input' },
+  'vhost.ingest.engine.aparams': { kind: 'params', doc: 'more audio encoder options, one `name args;` per option' },
+  'vhost.ingest.engine.oformat': { kind: 'string', default: 'flv', doc: 'output format (-f); flv for RTMP' },
 } as const satisfies Readonly<Record<string, DirectiveSpec>>;
 
 export type SchemaKey = keyof typeof SCHEMA;
@@ -130,9 +192,18 @@ export type LeafKey = {
   [K in SchemaKey]: Spec<K>['kind'] extends 'block' ? never : Spec<K> extends { movedTo: string } ? never : K;
 }[SchemaKey];
 
+/** One `name args...;` line of a param block (SRS perfile, vfilter, vparams, aparams). */
+export interface ParamLine {
+  readonly name: string;
+  readonly args: readonly string[];
+}
+
 interface KindValues {
   onoff: boolean;
   integer: number;
+  number: number;
+  strings: readonly string[];
+  params: readonly ParamLine[];
   seconds: number; // milliseconds
   enum: string;
   listen: readonly ListenAddress[];
@@ -158,6 +229,12 @@ export function parseBySpec(spec: DirectiveSpec, args: readonly string[]): Value
     }
     return parseListen(args);
   }
+  if (spec.kind === 'strings') {
+    if (args.length === 0) return { error: 'expected one or more values' };
+    for (const a of args) if (a === '') return { error: 'expected non-empty strings' };
+    return { value: [...args] };
+  }
+  if (spec.kind === 'params') return { error: 'is a block of options' };
   if (args.length !== 1) return { error: `expected 1 argument, got ${args.length}` };
   const arg = args[0] as string;
   switch (spec.kind) {
@@ -165,6 +242,8 @@ export function parseBySpec(spec: DirectiveSpec, args: readonly string[]): Value
       return parseOnOff(arg);
     case 'integer':
       return parseInteger(arg, spec.min ?? Number.MIN_SAFE_INTEGER, spec.max ?? Number.MAX_SAFE_INTEGER);
+    case 'number':
+      return parseNumber(arg, spec.min ?? -Number.MAX_VALUE, spec.max ?? Number.MAX_VALUE);
     case 'seconds':
       return parseSecondsToMs(arg, spec.min ?? 0, spec.max);
     case 'enum':

@@ -36,6 +36,14 @@ export function parseInteger(arg: string, min: number, max: number): ValueResult
   return { value: n };
 }
 
+/** Decimal number (fraction allowed: `29.97`) within [min, max]. */
+export function parseNumber(arg: string, min: number, max: number): ValueResult<number> {
+  if (!/^-?\d{1,9}(\.\d{1,6})?$/.test(arg)) return { error: 'expected a number' };
+  const n = Number(arg);
+  if (n < min || n > max) return { error: `expected a number in [${min}, ${max}]` };
+  return { value: n };
+}
+
 /** Seconds (a decimal number, fraction allowed: `0.5`) within [min, max] seconds → integer milliseconds. */
 export function parseSecondsToMs(arg: string, min: number, max: number = MAX_SECONDS): ValueResult<number> {
   if (!/^\d{1,9}(\.\d{1,6})?$/.test(arg)) return { error: 'expected a number of seconds' };

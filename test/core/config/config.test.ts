@@ -198,6 +198,7 @@ test('an empty conf gives every default', () => {
     timeJitter: 'full',
     mwLatencyMs: 100,
     httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv' },
+    ingests: [],
   });
 });
 
@@ -281,6 +282,7 @@ test('vhost: play {} layout (SRS 3+) and the old direct layout (SRS 2)', () => {
   const expected = {
     name: 'a.com', enabled: true, gopCache: false, queueLengthMs: 500, timeJitter: 'zero', mwLatencyMs: 100,
     httpRemux: { enabled: true, mount: '[app]/[stream].flv' },
+    ingests: [],
   };
   assert.deepEqual(play, expected);
   assert.deepEqual(old, expected);
@@ -400,6 +402,7 @@ test("a realistic chunk of SRS's full.conf loads with warnings only", () => {
   assert.deepEqual(vhostConfig(config, 'play.srs.com'), {
     name: 'play.srs.com', enabled: true, gopCache: false, queueLengthMs: 10_000, timeJitter: 'full', mwLatencyMs: 350,
     httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv' },
+    ingests: [],
   });
   assert.deepEqual(config.vhosts.get('http.remux.srs.com')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv' });
   const names = warnings.map((w) => /'([^']+)'/.exec(w.message)?.[1]);
@@ -431,4 +434,63 @@ test('every conf/*.conf loads without errors or warnings', () => {
   const udp = loadConfig(join(confDir, 'push.mpegts.over.udp.conf')).config;
   assert.equal(udp.streamCasters[0]?.output, 'rtmp://127.0.0.1/live/livestream');
   assert.equal(loadConfig(join(confDir, 'http.flv.live.conf')).config.vhosts.get('__defaultVhost__')?.httpRemux.enabled, true);
+});
+
+test('vhost ingest blocks: input, ffmpeg, several engines with optional ids, param blocks, defaults', () => {
+  const { config, warnings } = load(`vhost __defaultVhost__ {
+    ingest cam {
+        enabled on;
+        input { type stream; url rtsp://cam/1; }
+        ffmpeg /usr/bin/ffmpeg;
+        engine { output rtmp://127.0.0.1:[port]/live/cam; }
+        engine hd {
+            enabled on; perfile { re; rtsp_transport udp; } iformat rtsp; vfilter { vf 'scale=1280:-2'; }
+            vcodec libx264; vbitrate 1500; vfps 29.97; vwidth 1280; vheight 720; vthreads 2; vprofile main; vpreset veryfast;
+            vparams { g 50; bf 0; } acodec aac; abitrate 64; asample_rate 44100; achannels 2; aparams { profile:a aac_low; }
+            oformat flv; output rtmp://127.0.0.1:[port]/live/cam_[engine];
+        }
+    }
+    ingest off { enabled off; }
+    ingest files { input { type file; url a.flv b.ts; } engine { output rtmp://127.0.0.1/live/f; } }
+}`);
+  assert.equal(warnings.length, 1, JSON.stringify(warnings));
+  assert.match(warnings[0]?.message ?? '', /disabled ingest 'off' without input/);
+  const ingests = config.vhosts.get('__defaultVhost__')?.ingests ?? [];
+  assert.equal(ingests.length, 2);
+  const cam = ingests[0];
+  assert.equal(cam?.id, 'cam');
+  assert.equal(cam?.enabled, true);
+  assert.deepEqual(cam?.input, { type: 'stream', urls: ['rtsp://cam/1'] });
+  assert.equal(cam?.ffmpeg, '/usr/bin/ffmpeg');
+  assert.equal(cam?.engines.length, 2);
+  const plain = cam?.engines[0];
+  assert.equal(plain?.id, undefined);
+  assert.equal(plain?.enabled, false);
+  assert.equal(plain?.vcodec, undefined);
+  assert.equal(plain?.vbitrate, 0);
+  assert.equal(plain?.oformat, 'flv');
+  assert.deepEqual(plain?.perfile, []);
+  const hd = cam?.engines[1];
+  assert.equal(hd?.id, 'hd');
+  assert.deepEqual(hd?.perfile, [{ name: 're', args: [] }, { name: 'rtsp_transport', args: ['udp'] }]);
+  assert.deepEqual(hd?.vfilter, [{ name: 'vf', args: ['scale=1280:-2'] }]);
+  assert.deepEqual([hd?.vcodec, hd?.vbitrate, hd?.vfps, hd?.vwidth, hd?.vheight, hd?.vthreads, hd?.vprofile, hd?.vpreset],
+    ['libx264', 1500, 29.97, 1280, 720, 2, 'main', 'veryfast']);
+  assert.deepEqual(hd?.vparams, [{ name: 'g', args: ['50'] }, { name: 'bf', args: ['0'] }]);
+  assert.deepEqual([hd?.acodec, hd?.abitrate, hd?.asampleRate, hd?.achannels], ['aac', 64, 44100, 2]);
+  assert.deepEqual(hd?.aparams, [{ name: 'profile:a', args: ['aac_low'] }]);
+  assert.equal(hd?.output, 'rtmp://127.0.0.1:[port]/live/cam_[engine]');
+  assert.equal(ingests[1]?.enabled, false);
+  assert.deepEqual(ingests[1]?.input.urls, ['a.flv', 'b.ts']);
+  assert.ok(Object.isFrozen(hd?.vparams[0]));
+});
+
+test('vhost ingest: invalid blocks are errors with their location', () => {
+  invalidAt('vhost v { ingest a { enabled on; input { type file; url a.flv; } } }', "conf/t.conf:1:11: ingest 'a' needs an 'engine { output ...; }' (where the stream goes)");
+  invalidAt('vhost v { ingest a { enabled on; input { type tape; url a; } engine { output rtmp://h/a/b; } } }', "conf/t.conf:1:42: invalid value 'tape' for 'type': expected one of file, stream, device");
+  invalidAt('vhost v { ingest a { input { type file; url a; } engine x y { output rtmp://h/a/b; } } }', "conf/t.conf:1:50: 'engine' takes 1 argument before '{'");
+  invalidAt('vhost v { ingest a { input { type file; url a; } engine { output rtmp://h/a/b; vparams x { } } } }', "conf/t.conf:1:80: 'vparams' takes no arguments before '{'");
+  invalidAt('vhost v { ingest a { input { type file; url a; } engine { output rtmp://h/a/b; vparams { g { x 1; } } } } }', "conf/t.conf:1:90: option 'g' in 'vparams' cannot be a block");
+  invalidAt('vhost v { ingest a { input { type file; url a; } engine { output rtmp://h/a/b; vfps 1e3; } } }', "conf/t.conf:1:80: invalid value '1e3' for 'vfps': expected a number");
+  invalidAt('vhost v { ingest a { enabled on; input { type file; url a; } engine { enabled on; } } }', "conf/t.conf:1:62: 'engine' requires 'output'");
 });

@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { loadConfigText } from '../../core/config/config.ts';
+import { createIngesters, inputNames, normalizeSrsRtmpUrl, resolveFfmpegPath } from '../../ingest/index.ts';
+import { fakeHub } from '../helpers/fake-hub.ts';
+
+test('normalizeSrsRtmpUrl moves SRS\'s app?vhost=v/stream query behind the stream', () => {
+  const cases: [string, string][] = [
+    ['rtmp://127.0.0.1:1935/live?vhost=__defaultVhost__/livestream', 'rtmp://127.0.0.1:1935/live/livestream?vhost=__defaultVhost__'],
+    ['rtmp://h/live?vhost=a.com/s?token=x', 'rtmp://h/live/s?vhost=a.com&token=x'],
+    ['rtmp://h/live/s', 'rtmp://h/live/s'],
+    ['rtmp://h/live/s?vhost=a.com', 'rtmp://h/live/s?vhost=a.com'],
+  ];
+  for (const [input, want] of cases) assert.equal(normalizeSrsRtmpUrl(input), want, input);
+});
+
+test('inputNames: [app] and [stream] from a URL or a file name', () => {
+  assert.deepEqual(inputNames('stream', 'rtmp://h/live/src'), { app: 'live', stream: 'src' });
+  assert.deepEqual(inputNames('stream', 'http://h:8080/app/cam.flv'), { app: 'app', stream: 'cam' });
+  assert.deepEqual(inputNames('stream', 'rtsp://cam:554/stream1'), { app: 'live', stream: 'stream1' });
+  assert.deepEqual(inputNames('file', './fixtures/flv/demo.flv'), { app: 'live', stream: 'demo' });
+  assert.deepEqual(inputNames('device', 'testsrc2=size=320x240'), { app: 'live', stream: 'testsrc2=size=320x240' });
+  assert.deepEqual(inputNames('file', '/x/my movie.mp4'), { app: 'live', stream: 'my_movie' });
+});
+
+test('resolveFfmpegPath: directive, then FFMPEG_PATH, then ffmpeg on PATH', () => {
+  assert.equal(resolveFfmpegPath('/opt/ff', { FFMPEG_PATH: '/env/ff' }), '/opt/ff');
+  assert.equal(resolveFfmpegPath(undefined, { FFMPEG_PATH: '/env/ff' }), '/env/ff');
+  assert.equal(resolveFfmpegPath(undefined, {}), 'ffmpeg');
+});
+
+test('createIngesters: enabled blocks of enabled vhosts; outputs resolved to in-process or remote', async () => {
+  const { config } = loadConfigText(`vhost __defaultVhost__ {
+    ingest a { enabled on; input { type file; url a.flv; } engine { output rtmp://127.0.0.1:[port]/live/[stream]; } }
+    ingest b { enabled off; input { type file; url b.flv; } engine { output rtmp://127.0.0.1/live/b; } }
+    ingest c { enabled on; input { type stream; url rtmp://h/app/src; } engine x { output rtmp://10.0.0.1/[app]/[stream]_[engine]; } }
+  }
+  vhost off.com { enabled off; ingest d { enabled on; input { type file; url d.flv; } engine { output rtmp://127.0.0.1/live/d; } } }`, 'conf/t.conf');
+  const log = pino({ level: 'silent' });
+  const ingesters = createIngesters(config.vhosts.values(), { hub: fakeHub(), log, rtmpPorts: [19350] });
+  assert.deepEqual(ingesters.map((i) => i.id), ['a', 'c']);
+  const a = ingesters[0]?.stats().engines[0];
+  assert.equal(a?.mode, 'native');
+  assert.equal(a?.stream, '__defaultVhost__/live/a');
+  const c = ingesters[1]?.stats().engines[0];
+  assert.equal(c?.mode, 'ffmpeg-push', 'a foreign server: ffmpeg pushes itself');
+  assert.equal(c?.stream, undefined);
+  for (const i of ingesters) await i.stop();
+});
