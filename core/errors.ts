@@ -17,6 +17,8 @@ export const ErrorCode = {
   Amf0Decode: 'GW_ERR_AMF0_DECODE',
   FlvHeader: 'GW_ERR_FLV_HEADER',
   FlvTag: 'GW_ERR_FLV_TAG',
+  /** PreviousTagSize ≠ 11 + DataSize of the tag before it: framing is lost (that tag's DataSize was wrong). */
+  FlvPreviousTagSize: 'GW_ERR_FLV_PREVIOUS_TAG_SIZE',
   // codecs
   H264Sps: 'GW_ERR_H264_SPS',
   H264Nalu: 'GW_ERR_H264_NALU',
@@ -42,6 +44,9 @@ export const ErrorCode = {
   ConsumerTooSlow: 'GW_ERR_CONSUMER_TOO_SLOW',
   // casters / outputs
   CasterOutput: 'GW_ERR_CASTER_OUTPUT',
+  // ingest / child processes
+  IngestInput: 'GW_ERR_INGEST_INPUT',
+  ProcessSpawn: 'GW_ERR_PROCESS_SPAWN',
   Listen: 'GW_ERR_LISTEN',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -203,7 +203,7 @@ export class FileLooper {
     this.#chunkBytes = opts.readChunkBytes ?? READ_CHUNK_BYTES;
   }
 
-  /** Open the first file. Rejects (GW_ERR_CASTER_OUTPUT) when it cannot be opened; then nothing runs. */
+  /** Open the first file. Rejects (GW_ERR_INGEST_INPUT) when it cannot be opened; then nothing runs. */
   async start(): Promise<void> {
     await this.#openCurrent();
     void this.#readMore();
@@ -237,7 +237,7 @@ export class FileLooper {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message;
-      throw new GatewayError(ErrorCode.CasterOutput, `cannot open ingest file '${file}': ${why}`, { cause: err });
+      throw new GatewayError(ErrorCode.IngestInput, `cannot open ingest file '${file}': ${why}`, { cause: err });
     }
     if (this.#stopped) {
       await handle.close().catch(() => undefined);
@@ -307,7 +307,7 @@ export class FileLooper {
     } catch (err) {
       this.#reading = false;
       const e = err instanceof GatewayError ? err
-        : new GatewayError(ErrorCode.CasterOutput, `reading ingest file '${this.#files[this.#fileIndex] as string}': ${(err as Error).message}`, { cause: err });
+        : new GatewayError(ErrorCode.IngestInput, `reading ingest file '${this.#files[this.#fileIndex] as string}': ${(err as Error).message}`, { cause: err });
       this.#fail(e);
       return;
     }
@@ -323,7 +323,7 @@ export class FileLooper {
     if (this.#timeline.endPass()) {
       this.#emptyPasses = 0;
     } else if (++this.#emptyPasses >= this.#files.length) {
-      throw new GatewayError(ErrorCode.CasterOutput, `ingest files yield no audio or video: ${this.#files.join(', ')}`);
+      throw new GatewayError(ErrorCode.IngestInput, `ingest files yield no audio or video: ${this.#files.join(', ')}`);
     }
     this.#fileIndex = (this.#fileIndex + 1) % this.#files.length;
     if (this.#fileIndex === 0) {

@@ -218,15 +218,15 @@ export function respond(req: IncomingMessage, res: ServerResponse, status: numbe
 }
 
 /**
- * Which decode errors end an upload. The demuxer reports GW_ERR_FLV_TAG both for tags it skips with framing
- * intact (unknown TagType, Filter bit) and for a PreviousTagSize mismatch (framing lost: what follows would be
- * garbage), and fails by itself on GW_ERR_FLV_HEADER / GW_ERR_TOO_LARGE; a truncated end is GW_ERR_TRUNCATED.
+ * Which decode errors end an upload. GW_ERR_FLV_TAG is a tag skipped with framing intact (unknown TagType,
+ * Filter bit); everything else ends it: GW_ERR_FLV_PREVIOUS_TAG_SIZE (framing lost: what follows would be
+ * garbage), GW_ERR_FLV_HEADER / GW_ERR_TOO_LARGE (the demuxer failed), GW_ERR_TRUNCATED (a truncated end).
  */
 export function isTerminal(err: GatewayError): boolean {
-  return err.code !== ErrorCode.FlvTag || isFramingLoss(err);
+  return err.code !== ErrorCode.FlvTag;
 }
 
-/** A PreviousTagSize mismatch: the tag before it had a wrong DataSize (the demuxer's message names the field). */
+/** A PreviousTagSize mismatch: the tag before it had a wrong DataSize. */
 export function isFramingLoss(err: GatewayError): boolean {
-  return err.code === ErrorCode.FlvTag && err.message.startsWith('FLV PreviousTagSize');
+  return err.code === ErrorCode.FlvPreviousTagSize;
 }

@@ -303,7 +303,7 @@ export class SupervisedProcess {
     this.#state = wasStopped ? 'stopped' : 'failed';
     this.#child = undefined;
     if (wasStopped) return;
-    const gerr = new GatewayError(ErrorCode.CasterOutput, this.#error, { cause: err });
+    const gerr = new GatewayError(ErrorCode.ProcessSpawn, this.#error, { cause: err });
     this.#log.error({ code: gerr.code, errno: err.code }, this.#error);
     this.#opts.onFatal?.(gerr);
   }

@@ -169,7 +169,7 @@ test('FileLooper: several files play in order; a changed sequence header is sent
 
 test('FileLooper: a missing file rejects start() with a clear message; a non-media file is a fatal error', async () => {
   const missing = new FileLooper({ files: ['/nonexistent/demo.flv'], sink: { onMessage() {}, onDecodeError() {}, onError() {} } });
-  await assert.rejects(missing.start(), { code: 'GW_ERR_CASTER_OUTPUT', message: "cannot open ingest file '/nonexistent/demo.flv': no such file" });
+  await assert.rejects(missing.start(), { code: 'GW_ERR_INGEST_INPUT', message: "cannot open ingest file '/nonexistent/demo.flv': no such file" });
   const dir = mkdtempSync(join(tmpdir(), 'looper-'));
   try {
     const junk = join(dir, 'junk.flv');

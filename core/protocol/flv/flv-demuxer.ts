@@ -212,7 +212,7 @@ export class FlvDemuxer {
     const previousTagSize = this.#scratch.readUInt32BE(0);
     if (previousTagSize !== this.#expectedPreviousTagSize) {
       this.#report(
-        ErrorCode.FlvTag,
+        ErrorCode.FlvPreviousTagSize,
         `FLV PreviousTagSize ${previousTagSize} at byte ${this.#structStart}, expected ${this.#expectedPreviousTagSize}`,
       );
     }

@@ -219,7 +219,7 @@ test('corrupt DataSize: the tags before it stay published, the broken one is not
     bad.writeUIntBE(bad.readUIntBE(at + 1, 3) + 7, at + 1, 3); // DataSize 7 bytes too long
     const r = await send(port, 'POST', '/live/sea.flv', slices(bad, 4096));
     assert.equal(r.status, 400, r.text);
-    assert.match(r.text, /^GW_ERR_FLV_TAG: FLV PreviousTagSize/);
+    assert.match(r.text, /^GW_ERR_FLV_PREVIOUS_TAG_SIZE: FLV PreviousTagSize/);
     assertSameMessages(hub.published.get(KEY) ?? [], EXPECTED.slice(0, 50));
     assert.equal(hub.isPublishing({ vhost: '__defaultVhost__', app: 'live', stream: 'sea' }), false);
 

@@ -130,7 +130,7 @@ test('PreviousTagSize mismatch is reported and parsing continues', () => {
   const scriptEnd = 13 + flvTag(SCRIPT).length;
   file.writeUInt32BE(1234, scriptEnd - 4); // after the script tag
   const c = demux(file);
-  assert.deepEqual(c.errors.map((e) => e.code), [ErrorCode.FlvTag, ErrorCode.FlvTag]);
+  assert.deepEqual(c.errors.map((e) => e.code), [ErrorCode.FlvPreviousTagSize, ErrorCode.FlvPreviousTagSize]);
   assert.match(c.errors[1]?.message ?? '', /PreviousTagSize 1234 .* expected 24/);
   assert.equal(c.messages.length, 3);
 });
