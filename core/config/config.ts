@@ -12,10 +12,12 @@ import { DEFAULT_VHOST } from '../media/stream-key.ts';
 import { parseConfigFile, parseConfigText, resolveIncludes, type Directive } from './directive-parser.ts';
 import { parseBySpec, specOf, SCHEMA, type LeafKey, type ParamLine, type ValueOf } from './schema.ts';
 import { parseOnOff, type ListenAddress } from './values.ts';
+import { buildHlsConfig, type HlsConfig } from './hls-config.ts';
 
 export type { ListenAddress } from './values.ts';
 export type { Directive } from './directive-parser.ts';
 export type { ParamLine } from './schema.ts';
+export type { HlsAudioCodec, HlsConfig, HlsOnError, HlsVideoCodec } from './hls-config.ts';
 
 export type CasterType = 'mpegts_over_udp' | 'rtsp' | 'flv';
 export interface StreamCasterConfig {
@@ -97,6 +99,8 @@ export interface VhostConfig {
   /** Effective merged-write latency, ms: `play { mw_latency }`, or 0 when `min_latency on` (SRS). */
   readonly mwLatencyMs: number;
   readonly httpRemux: HttpRemuxConfig;
+  /** `hls { }`: defaults (disabled) when absent. */
+  readonly hls: HlsConfig;
   /** `ingest` blocks in file order (disabled ones included when complete). */
   readonly ingests: readonly IngestConfig[];
 }
@@ -385,6 +389,7 @@ function buildVhost(b: Builder, name: string, d: Directive | undefined): VhostCo
     timeJitter: value(s, 'vhost.play.time_jitter'),
     mwLatencyMs: value(s, 'vhost.min_latency') ? 0 : value(s, 'vhost.play.mw_latency'),
     httpRemux: { enabled: value(s, 'vhost.http_remux.enabled'), mount: value(s, 'vhost.http_remux.mount') },
+    hls: buildHlsConfig((key) => value(s, key)),
     ingests: (s.blocks.get('vhost.ingest') ?? []).map((i) => buildIngest(b, i)).filter((i) => i !== undefined),
   };
 }

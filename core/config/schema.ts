@@ -42,6 +42,8 @@ export interface DirectiveSpec {
   readonly max?: number;
   /** enum: allowed values. */
   readonly values?: readonly string[];
+  /** string: the empty string ("") is a valid value (hls_entry_prefix). */
+  readonly allowEmpty?: boolean;
   /** listen: max number of addresses (default: any). */
   readonly maxArgs?: number;
   /** block: may appear many times, each a separate section (vhost, stream_caster). */
@@ -133,6 +135,66 @@ export const SCHEMA = {
     kind: 'string',
     default: '[vhost]/[app]/[stream].flv',
     doc: 'URL path template of a live stream; [vhost]/ is dropped for the default vhost',
+  },
+  'vhost.hls': { kind: 'block', doc: 'HLS: segments and a live playlist written under hls_path (SRS hls)' },
+  'vhost.hls.enabled': { kind: 'onoff', default: 'off', doc: 'whether streams of this vhost are written as HLS' },
+  'vhost.hls.hls_fragment': {
+    kind: 'seconds',
+    default: '10',
+    min: 0.5,
+    doc: 'target segment duration: a segment is cut at the first keyframe once it is this long',
+  },
+  'vhost.hls.hls_td_ratio': {
+    kind: 'number',
+    default: '1.0',
+    min: 1,
+    max: 10,
+    doc: 'EXT-X-TARGETDURATION is at least hls_fragment × hls_td_ratio (and covers every segment)',
+  },
+  'vhost.hls.hls_aof_ratio': {
+    kind: 'number',
+    default: '2.1',
+    min: 1,
+    max: 100,
+    doc: 'audio forces a cut at hls_fragment × hls_aof_ratio (how audio-only streams are cut)',
+  },
+  'vhost.hls.hls_window': { kind: 'seconds', default: '60', min: 1, doc: 'seconds of segments listed in the playlist' },
+  'vhost.hls.hls_on_error': {
+    kind: 'enum',
+    default: 'continue',
+    values: ['ignore', 'disconnect', 'continue'],
+    doc: 'on an HLS write error: ignore (stop HLS for the stream), disconnect (the publisher), continue (retry next segment)',
+  },
+  'vhost.hls.hls_path': { kind: 'string', default: './objs/nginx/html', doc: 'root folder of HLS files' },
+  'vhost.hls.hls_m3u8_file': {
+    kind: 'string',
+    default: '[app]/[stream].m3u8',
+    doc: 'playlist path under hls_path; [vhost] [app] [stream]',
+  },
+  'vhost.hls.hls_ts_file': {
+    kind: 'string',
+    default: '[app]/[stream]-[seq].ts',
+    doc: 'segment path under hls_path; [vhost] [app] [stream] [seq] [timestamp] [duration] [2006] [01] [02] [15] [04] [05] [999]',
+  },
+  'vhost.hls.hls_entry_prefix': {
+    kind: 'string',
+    default: '',
+    allowEmpty: true,
+    doc: 'base URL put before segment URLs in the playlist; empty = relative URLs',
+  },
+  'vhost.hls.hls_acodec': { kind: 'enum', default: 'aac', values: ['aac', 'mp3', 'an'], doc: 'audio codec when the stream has none yet; an = no audio' },
+  'vhost.hls.hls_vcodec': { kind: 'enum', default: 'h264', values: ['h264', 'vn'], doc: 'video codec when the stream has none yet; vn = no video' },
+  'vhost.hls.hls_cleanup': { kind: 'onoff', default: 'on', doc: 'delete segments once they leave the window' },
+  'vhost.hls.hls_dispose': {
+    kind: 'seconds',
+    default: '120',
+    min: 0,
+    doc: 'seconds after the publisher leaves when the playlist and segments are deleted; 0 = never',
+  },
+  'vhost.hls.hls_wait_keyframe': {
+    kind: 'onoff',
+    default: 'on',
+    doc: 'on: cut video segments at keyframes only; off: at the first message past hls_fragment',
   },
   'vhost.ingest': {
     kind: 'block',
@@ -249,7 +311,7 @@ export function parseBySpec(spec: DirectiveSpec, args: readonly string[]): Value
     case 'enum':
       return parseEnum(arg, spec.values ?? []);
     case 'string':
-      return parseString(arg);
+      return spec.allowEmpty === true ? { value: arg } : parseString(arg);
     case 'rtmp-url':
       return parseRtmpUrl(arg);
     case 'block':

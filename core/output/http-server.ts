@@ -5,6 +5,10 @@
  * Mounts: `[vhost]/[app]/[stream].flv` (SRS default). For `__defaultVhost__` the `[vhost]/` prefix is dropped,
  * so the URL is `/app/stream.flv`; for a named vhost the request's Host header selects it (SRS matches
  * host-specific patterns the same way) and the path is still `/app/stream.flv`. `?vhost=NAME` also selects it.
+ *
+ * Extensions: when `http_remux` is enabled, the mount template is served with each of `.flv`, `.ts` (live
+ * MPEG-TS, video/MP2T), `.mp3` (raw MP3 frames, audio/mpeg) and `.aac` (ADTS frames, audio/aac), whatever
+ * extension the configured mount has (SRS enables one per mount; serving all four is simpler and harmless).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -15,7 +19,7 @@ import { nextSessionId } from '../log.ts';
 import { isGatewayError, ErrorCode, GatewayError } from '../errors.ts';
 import type { ConsumerOptions, HubPort } from '../hub/ports.ts';
 import { DEFAULT_VHOST, makeStreamKey, type StreamKey } from '../media/stream-key.ts';
-import { HttpFlvStream } from './http-stream.ts';
+import { createHttpLiveStream, HTTP_LIVE_CONTENT_TYPES, type HttpLiveFormat, type HttpLiveStream } from './http-stream.ts';
 
 export interface HttpRemuxVhost {
   readonly enabled: boolean;
@@ -66,7 +70,7 @@ export class HttpServer {
   readonly #opts: HttpServerOptions;
   readonly #log: Logger;
   readonly #servers: Server[] = [];
-  readonly #streams = new Set<{ stream: HttpFlvStream; close: () => void }>();
+  readonly #streams = new Set<{ stream: HttpLiveStream; format: HttpLiveFormat; close: () => void }>();
   readonly #mounts = new Map<string, MountPattern>();
   #ports: number[] = [];
   #closed = false;
@@ -106,8 +110,11 @@ export class HttpServer {
     await Promise.all(this.#servers.map((s) => new Promise<void>((ok) => { s.close(() => ok()); s.closeAllConnections(); })));
   }
 
-  stats(): { httpFlvPlayers: number } {
-    return { httpFlvPlayers: this.#streams.size };
+  /** Live HTTP players: all of them (`httpFlvPlayers`, kept for compatibility) and per format. */
+  stats(): { httpFlvPlayers: number; players: Record<HttpLiveFormat, number> } {
+    const players: Record<HttpLiveFormat, number> = { flv: 0, ts: 0, mp3: 0, aac: 0 };
+    for (const s of this.#streams) players[s.format]++;
+    return { httpFlvPlayers: this.#streams.size, players };
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -136,13 +143,15 @@ export class HttpServer {
     }
     const vhost = this.#pickVhost(req, url);
     const remux = this.#opts.remux(vhost);
-    if (remux?.enabled === true && path.endsWith('.flv')) {
-      const pattern = this.#mount(remux.mount);
+    const format = liveFormatOf(path);
+    // A real file wins over a live mount for .ts/.mp3/.aac: HLS segments (`live/x-12.ts`) match `[app]/[stream].ts`.
+    if (remux?.enabled === true && format !== undefined && (format === 'flv' || !this.#isFile(path))) {
+      const pattern = this.#mount(`${mountBase(remux.mount)}.${format}`);
       const match = pattern.regex.exec(path);
       if (match !== null) {
         const app = match[pattern.groups.indexOf('app') + 1] ?? 'live';
         const stream = match[pattern.groups.indexOf('stream') + 1] ?? '';
-        this.#serveFlv(req, res, vhost, app, stream);
+        this.#serveLive(req, res, vhost, app, stream, format);
         return;
       }
     }
@@ -166,7 +175,7 @@ export class HttpServer {
     return names.includes(host) ? host : DEFAULT_VHOST;
   }
 
-  #serveFlv(req: IncomingMessage, res: ServerResponse, vhost: string, app: string, stream: string): void {
+  #serveLive(req: IncomingMessage, res: ServerResponse, vhost: string, app: string, stream: string, format: HttpLiveFormat): void {
     let key: StreamKey;
     try {
       key = makeStreamKey(vhost, app, stream);
@@ -174,13 +183,14 @@ export class HttpServer {
       res.writeHead(400, { 'Content-Type': 'text/plain' }).end(isGatewayError(err) ? err.message : 'bad stream');
       return;
     }
-    const id = nextSessionId('http-flv');
+    const protocol = `http-${format}`;
+    const id = nextSessionId(protocol);
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
     const log = this.#log.child({ conn: id, remote, stream: `${key.vhost}/${key.app}/${key.stream}` });
     // Chunked transfer encoding (as SRS): the terminating zero chunk tells the player the stream ended cleanly
     // when it is unpublished; a close-delimited body reads as "stream ends prematurely" to ffmpeg. The body is
     // written by HttpFlvStream straight to the socket (merged writes); the connection closes after it.
-    res.writeHead(200, { 'Content-Type': 'video/x-flv', 'Cache-Control': 'no-cache', Connection: 'close', Expires: '-1', Pragma: 'no-cache' });
+    res.writeHead(200, { 'Content-Type': HTTP_LIVE_CONTENT_TYPES[format], 'Cache-Control': 'no-cache', Connection: 'close', Expires: '-1', Pragma: 'no-cache' });
     if (req.method === 'HEAD') {
       res.end();
       return;
@@ -198,25 +208,38 @@ export class HttpServer {
       socket.off('drain', onDrain);
       if (sub !== undefined) {
         sub.close();
-        log.info({ reason, bytes: flv.bytesSent, dropped: sub.stats().droppedMessages }, 'http-flv player left');
+        log.info({ reason, bytes: live.bytesSent, dropped: sub.stats().droppedMessages }, `${protocol} player left`);
       }
-      flv.end();
+      live.end();
       if (!socket.destroyed) socket.end();
     };
-    const flv = new HttpFlvStream(res, this.#opts.mwLatencyMs?.(key) ?? 0, done);
-    const entry = { stream: flv, close: (): void => flv.onClose('server closing') };
+    const live = createHttpLiveStream(format, res, this.#opts.mwLatencyMs?.(key) ?? 0, done);
+    const entry = { stream: live, format, close: (): void => live.onClose('server closing') };
     try {
-      sub = this.#opts.hub.subscribe(key, { id, protocol: 'http-flv', remote }, flv, this.#opts.consumerOptions?.(key) ?? {});
+      sub = this.#opts.hub.subscribe(key, { id, protocol, remote }, live, this.#opts.consumerOptions?.(key) ?? {});
     } catch (err) {
-      log.warn({ err }, 'http-flv subscribe failed');
+      log.warn({ err }, `${protocol} subscribe failed`);
       res.end();
       return;
     }
     this.#streams.add(entry);
-    log.info('http-flv player started');
+    log.info(`${protocol} player started`);
     socket.on('drain', onDrain);
     res.on('close', () => done('client closed'));
     res.on('error', () => done('socket error'));
+  }
+
+  #isFile(path: string): boolean {
+    const dir = this.#opts.dir;
+    if (dir === undefined) return false;
+    const root = resolve(dir);
+    const file = resolve(root, `.${path}`);
+    if (!file.startsWith(root + sep)) return false;
+    try {
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
   }
 
   #serveFile(req: IncomingMessage, res: ServerResponse, path: string): void {
@@ -247,6 +270,18 @@ export class HttpServer {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
     }
   }
+}
+
+/** The live format named by a request path's extension, if any. */
+function liveFormatOf(path: string): HttpLiveFormat | undefined {
+  const dot = path.lastIndexOf('.');
+  const ext = dot < 0 ? '' : path.slice(dot + 1);
+  return ext === 'flv' || ext === 'ts' || ext === 'mp3' || ext === 'aac' ? ext : undefined;
+}
+
+/** The mount template without its live extension (`[vhost]/[app]/[stream].flv` → `[vhost]/[app]/[stream]`). */
+export function mountBase(mount: string): string {
+  return mount.replace(/\.(flv|ts|mp3|aac)$/, '');
 }
 
 function safeDecode(p: string): string | undefined {

@@ -7,12 +7,23 @@
  * audio-config) are buffered, then header + configs + media go out together. Every tag is serialized once per
  * message for all players (`flvTag`, cached on the message), and a player's tags are written with merged
  * writes (mw_latency) as HTTP/1.1 chunks — one writev per batch, no copy per player.
+ *
+ * HTTP-TS (SRS SrsTsStreamEncoder): a TsMuxer per player — continuity counters are per connection, so TS is
+ * serialized once per player (not shared like FLV tags); PAT/PMT go out at the start and before every keyframe.
+ * HTTP-MP3 / HTTP-AAC (SrsMp3StreamEncoder / SrsAacStreamEncoder): audio-only, raw MP3 frames (views of the
+ * shared payloads) or ADTS frames (a 7-byte header per frame + a view of the raw AAC). SRS's `fast_cache` (seconds
+ * of audio kept for a quick start) is not implemented: players start with the GOP cache's audio instead.
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ConsumerTarget, SourceEvent } from '../hub/ports.ts';
-import { MessageType, type RtmpMessage } from '../media/message.ts';
+import { isGatewayError, ErrorCode } from '../errors.ts';
+import { MessageType, SoundFormat, type RtmpMessage } from '../media/message.ts';
 import { flvFileHeader, flvTag } from '../protocol/flv/flv-muxer.ts';
+import { AacPacketType, readAudioTagHeader } from '../protocol/flv/flv-tag.ts';
+import { TsMuxer } from '../protocol/mpegts/ts-muxer.ts';
+import { parseAudioSpecificConfig, type AudioSpecificConfig } from '../codec/aac/audio-specific-config.ts';
+import { ADTS_HEADER_LENGTH, MAX_ADTS_FRAME_LENGTH, writeAdtsHeader } from '../codec/aac/adts.ts';
 import { MergedSocketWriter } from './merged-write.ts';
 
 /** Bytes queued in the socket (plus our merge buffer) before the hub must queue for us instead. */
@@ -21,7 +32,35 @@ export const HTTP_STREAM_HIGH_WATER_BYTES = 1024 * 1024;
 /** Config messages held back until the first media message (metadata + two sequence headers + slack). */
 const MAX_PENDING_CONFIG = 8;
 
-export class HttpFlvStream implements ConsumerTarget {
+/** Live formats served by `http_remux`, by URL extension. */
+export type HttpLiveFormat = 'flv' | 'ts' | 'mp3' | 'aac';
+export const HTTP_LIVE_CONTENT_TYPES: Readonly<Record<HttpLiveFormat, string>> = {
+  flv: 'video/x-flv', ts: 'video/MP2T', mp3: 'audio/mpeg', aac: 'audio/aac',
+};
+
+/** What the HTTP server needs from any live stream encoder. */
+export interface HttpLiveStream extends ConsumerTarget {
+  readonly bytesSent: number;
+  onClose(reason: string): void;
+  end(): void;
+}
+
+/** Create the encoder for `format`; arguments as for HttpFlvStream's constructor. */
+export function createHttpLiveStream(format: HttpLiveFormat, res: ServerResponse, mwLatencyMs: number, onClose: (reason: string) => void): HttpLiveStream {
+  switch (format) {
+    case 'flv': return new HttpFlvStream(res, mwLatencyMs, onClose);
+    case 'ts': return new HttpTsStream(res, mwLatencyMs, onClose);
+    case 'mp3':
+    case 'aac': return new HttpAudioStream(format, res, mwLatencyMs, onClose);
+  }
+}
+
+function responseWriter(res: ServerResponse, mwLatencyMs: number): MergedSocketWriter {
+  const chunked = (res as unknown as { chunkedEncoding?: boolean }).chunkedEncoding === true;
+  return new MergedSocketWriter(res.socket as Socket, { latencyMs: mwLatencyMs, httpChunked: chunked });
+}
+
+export class HttpFlvStream implements HttpLiveStream {
   readonly #writer: MergedSocketWriter;
   #headerSent = false;
   #pending: RtmpMessage[] = [];
@@ -91,5 +130,165 @@ export class HttpFlvStream implements ConsumerTarget {
     this.#writer.writeMedia(flvFileHeader(hasAudio, hasVideo));
     for (const m of this.#pending) this.#writer.writeMedia(flvTag(m));
     this.#pending = [];
+  }
+}
+
+/** Common lifecycle of the HTTP live encoders (close once, end on unpublish, merged writer). */
+abstract class HttpEncoderBase implements HttpLiveStream {
+  protected readonly writer: MergedSocketWriter;
+  protected closed = false;
+  readonly #onClose: (reason: string) => void;
+
+  constructor(res: ServerResponse, mwLatencyMs: number, onClose: (reason: string) => void) {
+    this.writer = responseWriter(res, mwLatencyMs);
+    this.#onClose = onClose;
+  }
+
+  get bytesSent(): number {
+    return this.writer.bytesWritten;
+  }
+
+  abstract send(msg: RtmpMessage): boolean;
+
+  /** As HTTP-FLV: a new publisher restarts timestamps and codecs, so the response ends (deferred). */
+  onSourceEvent(event: SourceEvent): void {
+    if (event === 'unpublish' && !this.closed) process.nextTick(() => this.onClose('stream unpublished'));
+  }
+
+  onClose(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#onClose(reason);
+  }
+
+  end(): void {
+    this.closed = true;
+    this.writer.end();
+  }
+
+  /** Close asynchronously (the hub is delivering when encoders find a fatal problem). */
+  protected fail(reason: string): void {
+    if (!this.closed) process.nextTick(() => this.onClose(reason));
+  }
+}
+
+/** Audio PES written between PAT/PMT repetitions of an audio-only TS (≈ 1 s of AAC at 44.1 kHz). */
+const TS_AUDIO_ONLY_TABLE_INTERVAL = 43;
+
+/** Live MPEG-TS for one player: its own TsMuxer (continuity counters per connection). */
+export class HttpTsStream extends HttpEncoderBase {
+  readonly #muxer = new TsMuxer();
+  readonly #out: Buffer[] = [];
+  #pending: RtmpMessage[] = [];
+  #started = false;
+  #audioSinceTables = 0;
+
+  send(msg: RtmpMessage): boolean {
+    if (this.closed) return true;
+    if (!this.#started) {
+      if (msg.isConfig && this.#pending.length < MAX_PENDING_CONFIG) {
+        this.#pending.push(msg);
+        return true;
+      }
+      this.#start(msg);
+    }
+    this.#mux(msg);
+    return this.writer.underHighWater(HTTP_STREAM_HIGH_WATER_BYTES);
+  }
+
+  /** Choose the program from the held configs and the first media message, then write tables + configs. */
+  #start(first: RtmpMessage): void {
+    this.#started = true;
+    let video = first.type === MessageType.Video;
+    let audio: 'aac' | 'mp3' | undefined = first.type === MessageType.Audio ? audioCodecOf(first) : undefined;
+    for (const m of this.#pending) {
+      if (m.kind === 'video-config') video = true;
+      if (m.kind === 'audio-config') audio = 'aac';
+    }
+    this.#muxer.configure(video ? 'h264' : undefined, audio);
+    this.#muxer.writeTables(this.#out);
+    for (const m of this.#pending) this.#mux(m);
+    this.#pending = [];
+  }
+
+  #mux(msg: RtmpMessage): void {
+    const out = this.#out;
+    // A track that appears after the start (MP3 has no sequence header): new PMT version, tables again.
+    if (msg.type === MessageType.Audio && this.#muxer.audioCodec === undefined && msg.kind === 'audio') {
+      const codec = audioCodecOf(msg);
+      if (codec !== undefined) {
+        this.#muxer.configure(this.#muxer.videoCodec, codec);
+        this.#muxer.writeTables(out);
+      }
+    } else if (msg.type === MessageType.Video && this.#muxer.videoCodec === undefined && !msg.isConfig) {
+      this.#muxer.configure('h264', this.#muxer.audioCodec);
+      this.#muxer.writeTables(out);
+    }
+    if (msg.kind === 'keyframe' && this.#muxer.videoCodec !== undefined) this.#muxer.writeTables(out);
+    else if (msg.kind === 'audio' && this.#muxer.videoCodec === undefined && ++this.#audioSinceTables >= TS_AUDIO_ONLY_TABLE_INTERVAL) {
+      this.#audioSinceTables = 0;
+      this.#muxer.writeTables(out);
+    }
+    try {
+      this.#muxer.writeMessage(msg, out);
+    } catch (err) {
+      if (!isGatewayError(err)) throw err;
+      if (err.code === ErrorCode.TsUnsupportedCodec) this.fail(err.message);
+      // else: a malformed message is skipped, the stream goes on
+    }
+    for (let i = 0; i < out.length; i++) this.writer.writeMedia(out[i]);
+    out.length = 0;
+  }
+}
+
+function audioCodecOf(msg: RtmpMessage): 'aac' | 'mp3' | undefined {
+  const soundFormat = msg.payload[0] >> 4;
+  return soundFormat === SoundFormat.Aac ? 'aac' : soundFormat === SoundFormat.Mp3 ? 'mp3' : undefined;
+}
+
+/** Audio-only live stream: raw MP3 frames (`.mp3`) or ADTS frames (`.aac`). Video is dropped. */
+export class HttpAudioStream extends HttpEncoderBase {
+  readonly #format: 'mp3' | 'aac';
+  #asc: AudioSpecificConfig | undefined;
+
+  constructor(format: 'mp3' | 'aac', res: ServerResponse, mwLatencyMs: number, onClose: (reason: string) => void) {
+    super(res, mwLatencyMs, onClose);
+    this.#format = format;
+  }
+
+  send(msg: RtmpMessage): boolean {
+    if (this.closed || msg.type !== MessageType.Audio) return true;
+    let h;
+    try {
+      h = readAudioTagHeader(msg.payload);
+    } catch {
+      return true;
+    }
+    const body = msg.payload.subarray(h.headerLength);
+    const wanted = this.#format === 'mp3' ? SoundFormat.Mp3 : SoundFormat.Aac;
+    if (h.soundFormat !== wanted) {
+      this.fail(`stream audio (SoundFormat ${h.soundFormat}) cannot be served as .${this.#format}`);
+      return true;
+    }
+    if (this.#format === 'mp3') {
+      if (body.length > 0) this.writer.writeMedia(body);
+    } else if (h.aacPacketType === AacPacketType.SequenceHeader) {
+      try {
+        this.#asc = parseAudioSpecificConfig(body);
+      } catch {
+        this.#asc = undefined;
+      }
+    } else if (this.#asc !== undefined && body.length > 0 && body.length + ADTS_HEADER_LENGTH <= MAX_ADTS_FRAME_LENGTH) {
+      const adts = Buffer.allocUnsafe(ADTS_HEADER_LENGTH);
+      try {
+        writeAdtsHeader(adts, 0, this.#asc, body.length);
+      } catch {
+        this.fail('the AudioSpecificConfig cannot be expressed in ADTS');
+        return true;
+      }
+      this.writer.writeMedia(adts);
+      this.writer.writeMedia(body);
+    }
+    return this.writer.underHighWater(HTTP_STREAM_HIGH_WATER_BYTES);
   }
 }

@@ -165,6 +165,24 @@ vhost transcode.srs.com {
 }
 `;
 
+const HLS_DEFAULTS = {
+  enabled: false,
+  fragmentMs: 10_000,
+  tdRatio: 1,
+  aofRatio: 2.1,
+  windowMs: 60_000,
+  onError: 'continue',
+  path: './objs/nginx/html',
+  m3u8File: '[app]/[stream].m3u8',
+  tsFile: '[app]/[stream]-[seq].ts',
+  entryPrefix: '',
+  acodec: 'aac',
+  vcodec: 'h264',
+  cleanup: true,
+  disposeMs: 120_000,
+  waitKeyframe: true,
+} as const;
+
 const load = (text: string): ReturnType<typeof loadConfigText> => loadConfigText(text, 'conf/t.conf');
 
 function invalidAt(text: string, message: string): void {
@@ -198,6 +216,7 @@ test('an empty conf gives every default', () => {
     timeJitter: 'full',
     mwLatencyMs: 100,
     httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv' },
+    hls: HLS_DEFAULTS,
     ingests: [],
   });
 });
@@ -282,6 +301,7 @@ test('vhost: play {} layout (SRS 3+) and the old direct layout (SRS 2)', () => {
   const expected = {
     name: 'a.com', enabled: true, gopCache: false, queueLengthMs: 500, timeJitter: 'zero', mwLatencyMs: 100,
     httpRemux: { enabled: true, mount: '[app]/[stream].flv' },
+    hls: HLS_DEFAULTS,
     ingests: [],
   };
   assert.deepEqual(play, expected);
@@ -312,12 +332,12 @@ test('vhostConfig falls back to __defaultVhost__ and hides disabled vhosts', () 
 
 test('unknown directives warn with their location, once per subtree, and do not fail', () => {
   const { config, warnings } = load(
-    'daemon off;\nvhost v {\n  hls { enabled on; hls_fragment 10; }\n  play { mw_flush_xx 350; gop_cache off; }\n}\nhttp_server { crossdomain on; }\n',
+    'daemon off;\nvhost v {\n  dvr { enabled on; dvr_plan session; }\n  play { mw_flush_xx 350; gop_cache off; }\n}\nhttp_server { crossdomain on; }\n',
   );
   assert.equal(config.vhosts.get('v')?.gopCache, false);
   assert.deepEqual(warnings, [
     { file: 'conf/t.conf', line: 1, col: 1, message: "unknown directive 'daemon'" },
-    { file: 'conf/t.conf', line: 3, col: 3, message: "unknown directive 'hls'" },
+    { file: 'conf/t.conf', line: 3, col: 3, message: "unknown directive 'dvr'" },
     { file: 'conf/t.conf', line: 4, col: 10, message: "unknown directive 'mw_flush_xx'" },
     { file: 'conf/t.conf', line: 6, col: 15, message: "unknown directive 'crossdomain'" },
   ]);
@@ -375,10 +395,10 @@ test('the result is deep-frozen, vhosts included', () => {
 test('includes resolve against the conf folder (loadConfigText baseDir) and warnings point into them', () => {
   const dir = mkdtempSync(join(tmpdir(), 'castgate-config-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'vhosts.conf'), 'vhost a.com {\n    play { gop_cache off; }\n    hls { }\n}\n');
+  writeFileSync(join(dir, 'vhosts.conf'), 'vhost a.com {\n    play { gop_cache off; }\n    dvr { }\n}\n');
   const { config, warnings } = loadConfigText('listen 1940;\ninclude vhosts.conf;\n', 'inline.conf', dir);
   assert.equal(config.vhosts.get('a.com')?.gopCache, false);
-  assert.deepEqual(warnings, [{ file: join(dir, 'vhosts.conf'), line: 3, col: 5, message: "unknown directive 'hls'" }]);
+  assert.deepEqual(warnings, [{ file: join(dir, 'vhosts.conf'), line: 3, col: 5, message: "unknown directive 'dvr'" }]);
   writeFileSync(join(dir, 'main.conf'), 'include vhosts.conf;\nmax_connections 3;\n');
   const loaded = loadConfig(join(dir, 'main.conf'));
   assert.equal(loaded.config.maxConnections, 3);
@@ -402,11 +422,13 @@ test("a realistic chunk of SRS's full.conf loads with warnings only", () => {
   assert.deepEqual(vhostConfig(config, 'play.srs.com'), {
     name: 'play.srs.com', enabled: true, gopCache: false, queueLengthMs: 10_000, timeJitter: 'full', mwLatencyMs: 350,
     httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv' },
+    hls: HLS_DEFAULTS,
     ingests: [],
   });
   assert.deepEqual(config.vhosts.get('http.remux.srs.com')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv' });
+  assert.deepEqual(config.vhosts.get('hls.srs.com')?.hls, { ...HLS_DEFAULTS, enabled: true, tdRatio: 1.5 });
   const names = warnings.map((w) => /'([^']+)'/.exec(w.message)?.[1]);
-  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'hls', 'dvr', 'http_hooks', 'transcode', 'fast_cache', 'gb28181']) {
+  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'dvr', 'http_hooks', 'transcode', 'fast_cache', 'gb28181']) {
     assert.ok(names.includes(n), `expected a warning for ${n}: ${JSON.stringify(names)}`);
   }
   for (const w of warnings) assert.ok(w.file === 'srs/full.conf' && w.line > 0 && w.col > 0);
@@ -434,6 +456,9 @@ test('every conf/*.conf loads without errors or warnings', () => {
   const udp = loadConfig(join(confDir, 'push.mpegts.over.udp.conf')).config;
   assert.equal(udp.streamCasters[0]?.output, 'rtmp://127.0.0.1/live/livestream');
   assert.equal(loadConfig(join(confDir, 'http.flv.live.conf')).config.vhosts.get('__defaultVhost__')?.httpRemux.enabled, true);
+  const hls = loadConfig(join(confDir, 'hls.conf')).config;
+  assert.equal(hls.httpServer.enabled, true);
+  assert.deepEqual(vhostConfig(hls, 'x')?.hls, { ...HLS_DEFAULTS, enabled: true });
 });
 
 test('vhost ingest blocks: input, ffmpeg, several engines with optional ids, param blocks, defaults', () => {
@@ -493,4 +518,39 @@ test('vhost ingest: invalid blocks are errors with their location', () => {
   invalidAt('vhost v { ingest a { input { type file; url a; } engine { output rtmp://h/a/b; vparams { g { x 1; } } } } }', "conf/t.conf:1:90: option 'g' in 'vparams' cannot be a block");
   invalidAt('vhost v { ingest a { input { type file; url a; } engine { output rtmp://h/a/b; vfps 1e3; } } }', "conf/t.conf:1:80: invalid value '1e3' for 'vfps': expected a number");
   invalidAt('vhost v { ingest a { enabled on; input { type file; url a; } engine { enabled on; } } }', "conf/t.conf:1:62: 'engine' requires 'output'");
+});
+
+test('vhost hls {}: SRS directives, seconds as ms, empty entry prefix, enum and range checks', () => {
+  const { config, warnings } = load(`vhost v {
+  hls {
+    enabled on; hls_fragment 2.5; hls_td_ratio 1.5; hls_aof_ratio 3; hls_window 30; hls_on_error disconnect;
+    hls_path /var/hls; hls_m3u8_file [vhost]/[app]/[stream]/index.m3u8; hls_ts_file [app]/[stream]/[2006][01][02]-[seq].ts;
+    hls_entry_prefix "http://cdn.example.com/hls"; hls_acodec mp3; hls_vcodec vn; hls_cleanup off; hls_dispose 0;
+    hls_wait_keyframe off; hls_ts_floor off;
+  }
+}`);
+  assert.deepEqual(config.vhosts.get('v')?.hls, {
+    enabled: true,
+    fragmentMs: 2500,
+    tdRatio: 1.5,
+    aofRatio: 3,
+    windowMs: 30_000,
+    onError: 'disconnect',
+    path: '/var/hls',
+    m3u8File: '[vhost]/[app]/[stream]/index.m3u8',
+    tsFile: '[app]/[stream]/[2006][01][02]-[seq].ts',
+    entryPrefix: 'http://cdn.example.com/hls',
+    acodec: 'mp3',
+    vcodec: 'vn',
+    cleanup: false,
+    disposeMs: 0,
+    waitKeyframe: false,
+  });
+  assert.deepEqual(warnings.map((w) => w.message), ["unknown directive 'hls_ts_floor'"]);
+  assert.equal(load('vhost v { hls { hls_entry_prefix ""; } }').config.vhosts.get('v')?.hls.entryPrefix, '');
+  invalidAt('vhost v { hls { hls_on_error crash; } }', "conf/t.conf:1:17: invalid value 'crash' for 'hls_on_error': expected one of ignore, disconnect, continue");
+  invalidAt('vhost v { hls { hls_td_ratio 0.5; } }', "conf/t.conf:1:17: invalid value '0.5' for 'hls_td_ratio': expected a number in [1, 10]");
+  invalidAt('vhost v { hls { hls_fragment 0; } }', "conf/t.conf:1:17: invalid value '0' for 'hls_fragment': expected seconds in [0.5, 86400]");
+  invalidAt('vhost v { hls { hls_path ""; } }', "conf/t.conf:1:17: invalid value '' for 'hls_path': expected a non-empty string");
+  invalidAt('vhost v { hls x { } }', "conf/t.conf:1:11: 'hls' takes no arguments before '{'");
 });
