@@ -20,6 +20,7 @@ import type { ConsumerOptions } from './hub/ports.ts';
 import type { StreamKey } from './media/stream-key.ts';
 import { RtmpServer } from './output/rtmp-server.ts';
 import { HttpServer } from './output/http-server.ts';
+import { HlsServer } from './output/hls/hls-server.ts';
 import { createCaster, type Caster } from '../casters/index.ts';
 import { createIngesters, type Ingester } from '../ingest/index.ts';
 
@@ -28,6 +29,8 @@ export interface Gateway {
   readonly hub: SourceHub;
   readonly rtmp: RtmpServer;
   readonly http: HttpServer | undefined;
+  /** HLS muxers of every stream whose vhost has `hls { enabled on; }`. */
+  readonly hls: HlsServer;
   readonly casters: readonly Caster[];
   /** One per enabled `vhost { ingest { } }` block, started after the casters. */
   readonly ingesters: readonly Ingester[];
@@ -57,6 +60,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     mwLatencyMs: (key) => vhostConfig(config, key.vhost)?.mwLatencyMs ?? 0,
     vhostAllowed: (vhost) => vhostConfig(config, vhost) !== undefined,
   });
+  const hls = new HlsServer({ hub, log, hls: (vhost) => vhostConfig(config, vhost)?.hls });
   let http: HttpServer | undefined;
   const casters: Caster[] = [];
   const ingesters: Ingester[] = [];
@@ -66,11 +70,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     stopped = true;
     await Promise.allSettled(ingesters.map((i) => i.stop()));
     await Promise.allSettled(casters.map((c) => c.stop()));
+    await hls.close();
     hub.close();
     await Promise.allSettled([rtmp.close(), http?.close()]);
     log.info('gateway stopped');
   };
   try {
+    hls.start();
     await rtmp.start();
     if (config.httpServer.enabled) {
       http = new HttpServer({
@@ -79,6 +85,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         dir: config.httpServer.dir,
         log,
         remux: (vhost) => vhostConfig(config, vhost)?.httpRemux,
+        hlsRoot: (vhost) => {
+          const h = vhostConfig(config, vhost)?.hls;
+          return h?.enabled === true ? h.path : undefined;
+        },
         vhostNames: () => [...config.vhosts.keys()],
         consumerOptions,
         mwLatencyMs: (key) => vhostConfig(config, key.vhost)?.mwLatencyMs ?? 0,
@@ -100,7 +110,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await stop();
     throw err;
   }
-  return { config, hub, rtmp, get http() { return http; }, casters, ingesters, stop };
+  return { config, hub, rtmp, get http() { return http; }, hls, casters, ingesters, stop };
 }
 
 function packageVersion(): string {

@@ -68,6 +68,20 @@ export interface Subscriber {
   stats(): ConsumerStats;
 }
 
+/**
+ * Publish notifications for outputs that follow every stream (HLS now; DVR and forward later), so they can
+ * subscribe as soon as a stream starts instead of waiting for a player. Implemented by SourceHub.
+ */
+export interface SourceEvents {
+  /**
+   * Call `listener` synchronously after each successful `HubPort.publish` (the source is published; the
+   * listener may `subscribe` to it right away). A throwing listener is logged and ignored: it never breaks
+   * the publish nor the other listeners.
+   * @returns a function that removes the listener (idempotent).
+   */
+  onPublish(listener: (key: StreamKey, who: SessionInfo) => void): () => void;
+}
+
 export interface HubPort {
   /**
    * Become the publisher of `key`.

@@ -11,7 +11,7 @@ import type { Logger } from '../log.ts';
 import { streamKeyString, type StreamKey } from '../media/stream-key.ts';
 import { DEFAULT_QUEUE_MAX_BYTES } from './consumer.ts';
 import { DEFAULT_GOP_CACHE_MAX_BYTES } from './gop-cache.ts';
-import type { ConsumerOptions, ConsumerTarget, HubPort, Publisher, SessionInfo, Subscriber } from './ports.ts';
+import type { ConsumerOptions, ConsumerTarget, HubPort, Publisher, SessionInfo, SourceEvents, Subscriber } from './ports.ts';
 import { Source, type StreamSnapshot, type VhostHubSettings } from './source.ts';
 
 export type { StreamSnapshot, VhostHubSettings };
@@ -37,7 +37,7 @@ export interface SourceHubOptions {
   readonly sourceLingerMs?: number;
 }
 
-export class SourceHub implements HubPort {
+export class SourceHub implements HubPort, SourceEvents {
   readonly #log: Logger;
   readonly #vhost: (vhostName: string) => VhostHubSettings;
   readonly #queueMaxBytes: number;
@@ -46,6 +46,8 @@ export class SourceHub implements HubPort {
   readonly #sources = new Map<string, Source>();
   readonly #reapTimers = new Map<Source, NodeJS.Timeout>();
   readonly #onIdle = (source: Source): void => this.#scheduleReap(source);
+  /** Publish listeners; a Set of wrapper objects so the same function can be added twice and removed once. */
+  readonly #publishListeners = new Set<{ readonly fn: (key: StreamKey, who: SessionInfo) => void }>();
   #closed = false;
 
   constructor(opts: SourceHubOptions) {
@@ -69,7 +71,23 @@ export class SourceHub implements HubPort {
       throw new GatewayError(ErrorCode.StreamBusy, `${source.keyString} is already published by ${current.id}`);
     }
     this.#cancelReap(source);
-    return source.publish(who, this.#vhost(key.vhost));
+    const publisher = source.publish(who, this.#vhost(key.vhost));
+    for (const listener of [...this.#publishListeners]) {
+      try {
+        listener.fn(source.key, who);
+      } catch (err) {
+        this.#log.error({ err, stream: source.keyString }, 'publish listener failed');
+      }
+    }
+    return publisher;
+  }
+
+  onPublish(listener: (key: StreamKey, who: SessionInfo) => void): () => void {
+    const entry = { fn: listener };
+    this.#publishListeners.add(entry);
+    return () => {
+      this.#publishListeners.delete(entry);
+    };
   }
 
   /**

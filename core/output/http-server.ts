@@ -9,6 +9,9 @@
  * Extensions: when `http_remux` is enabled, the mount template is served with each of `.flv`, `.ts` (live
  * MPEG-TS, video/MP2T), `.mp3` (raw MP3 frames, audio/mpeg) and `.aac` (ADTS frames, audio/aac), whatever
  * extension the configured mount has (SRS enables one per mount; serving all four is simpler and harmless).
+ *
+ * HLS: for a vhost with `hls { enabled on; }`, `.m3u8` and `.ts` requests are served from its `hls_path`
+ * (hls/hls-files.ts: MIME types, ranges, no escape from the root) before the live mounts and `dir`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -19,6 +22,7 @@ import { nextSessionId } from '../log.ts';
 import { isGatewayError, ErrorCode, GatewayError } from '../errors.ts';
 import type { ConsumerOptions, HubPort } from '../hub/ports.ts';
 import { DEFAULT_VHOST, makeStreamKey, type StreamKey } from '../media/stream-key.ts';
+import { serveHlsFile } from './hls/hls-files.ts';
 import { createHttpLiveStream, HTTP_LIVE_CONTENT_TYPES, type HttpLiveFormat, type HttpLiveStream } from './http-stream.ts';
 
 export interface HttpRemuxVhost {
@@ -34,6 +38,11 @@ export interface HttpServerOptions {
   log: Logger;
   /** Known vhost names (for Host-header matching) → their http_remux settings. */
   remux: (vhost: string) => HttpRemuxVhost | undefined;
+  /**
+   * The vhost's `hls_path` when HLS is enabled on it: its .m3u8/.ts files are served from there (a real file wins;
+   * a missing .ts falls through to the live mount, a missing .m3u8 to `dir`).
+   */
+  hlsRoot?: (vhost: string) => string | undefined;
   vhostNames: () => readonly string[];
   consumerOptions?: (key: StreamKey) => ConsumerOptions | undefined;
   /** Merged-write latency for a stream's players, ms (SRS mw_latency); default 0. */
@@ -142,6 +151,13 @@ export class HttpServer {
       return;
     }
     const vhost = this.#pickVhost(req, url);
+    const hlsRoot = this.#opts.hlsRoot?.(vhost);
+    if (hlsRoot !== undefined && serveHlsFile(req, res, hlsRoot, { onNotFound: () => this.#route(req, res, vhost, path) })) return;
+    this.#route(req, res, vhost, path);
+  }
+
+  /** Live mounts, then static files. */
+  #route(req: IncomingMessage, res: ServerResponse, vhost: string, path: string): void {
     const remux = this.#opts.remux(vhost);
     const format = liveFormatOf(path);
     // A real file wins over a live mount for .ts/.mp3/.aac: HLS segments (`live/x-12.ts`) match `[app]/[stream].ts`.

@@ -288,3 +288,42 @@ test('re-entrancy: a player that closes another and subscribes a third from insi
   assert.deepEqual(joined.trace, ['keyframe@0', 'interframe@40', 'interframe@80'], 'got the current message from the GOP cache, once');
   assert.equal(hub.streams()[0].consumers, 2);
 });
+
+test('onPublish: listeners run synchronously after a successful publish and may subscribe at once', () => {
+  const hub = makeHub();
+  const seen: string[] = [];
+  const targets: CaptureTarget[] = [];
+  const off = hub.onPublish((key, who) => {
+    seen.push(`${key.app}/${key.stream} by ${who.id} publishing=${hub.isPublishing(key)}`);
+    const t = new CaptureTarget();
+    targets.push(t);
+    hub.subscribe(key, player(1), t);
+  });
+  const pub = hub.publish(KEY, PUB);
+  assert.deepEqual(seen, ['live/cam1 by udp-1 publishing=true']);
+  pub.write(videoConfig(0));
+  pub.write(keyframe(0));
+  assert.deepEqual(targets[0]?.trace, ['video-config@0', 'keyframe@0']);
+  off();
+  off();
+  pub.close();
+  hub.publish(KEY, PUB2);
+  assert.equal(seen.length, 1, 'removed listener is not called');
+});
+
+test('onPublish: a refused publish calls no listener; a throwing listener never breaks the publish', () => {
+  const hub = makeHub();
+  const calls: string[] = [];
+  hub.onPublish(() => {
+    calls.push('first');
+    throw new Error('boom');
+  });
+  hub.onPublish((_key, who) => calls.push(`second ${who.id}`));
+  const pub = hub.publish(KEY, PUB);
+  assert.equal(hub.isPublishing(KEY), true);
+  assert.deepEqual(calls, ['first', 'second udp-1']);
+  assert.throws(() => hub.publish(KEY, PUB2), (e) => isGatewayError(e) && e.code === ErrorCode.StreamBusy);
+  assert.equal(calls.length, 2, 'no listener for a refused publish');
+  pub.write(keyframe(0));
+  pub.close();
+});
