@@ -69,6 +69,8 @@ export class Consumer implements Subscriber {
   #videoConfig: RtmpMessage | undefined;
   #audioConfig: RtmpMessage | undefined;
 
+  /** Source events that happened while media was queued: told to the target once the queue drains, in order. */
+  #deferredEvents: SourceEvent[] = [];
   #sentMessages = 0;
   #sentBytes = 0;
   #droppedMessages = 0;
@@ -141,6 +143,7 @@ export class Consumer implements Subscriber {
     }
     if (this.#head === q.length) {
       this.#resetQueue();
+      if (this.#deferredEvents.length > 0) this.#fireDeferredEvents();
     } else if (this.#head >= QUEUE_COMPACT_MIN_HEAD && this.#head * 2 >= q.length) {
       q.copyWithin(0, this.#head);
       q.length -= this.#head;
@@ -153,6 +156,7 @@ export class Consumer implements Subscriber {
     if (this.#closed) return;
     this.#closed = true;
     this.#resetQueue();
+    this.#deferredEvents.length = 0;
     this.#owner.detach(this);
   }
 
@@ -178,8 +182,27 @@ export class Consumer implements Subscriber {
       this.#audioConfig = undefined;
     }
     if (this.#target.onSourceEvent === undefined) return;
+    if (this.#head < this.#queue.length) {
+      // Media of the old publish is still queued for this (slow) player: tell it after that media, not before,
+      // or a player that stops at UnpublishNotify would lose the stream's tail.
+      this.#deferredEvents.push(event);
+      return;
+    }
+    this.#fireEvent(event);
+  }
+
+  #fireDeferredEvents(): void {
+    const events = this.#deferredEvents;
+    this.#deferredEvents = [];
+    for (const e of events) {
+      if (this.#closed) return;
+      this.#fireEvent(e);
+    }
+  }
+
+  #fireEvent(event: SourceEvent): void {
     try {
-      this.#target.onSourceEvent(event);
+      this.#target.onSourceEvent?.(event);
     } catch (err) {
       this.#fail(err);
     }

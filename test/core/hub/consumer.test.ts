@@ -197,3 +197,22 @@ test('queue with a head index stays ordered across thousands of partial flushes'
   assert.ok(received.every((t, i) => t === i));
   assert.equal(consumer.stats().queuedMessages, 0);
 });
+
+test('a source event while media is queued reaches the player after that media, not before', () => {
+  const target = new CaptureTarget();
+  const { consumer } = makeConsumer(target);
+  consumer.enqueue(videoConfig(0));
+  consumer.enqueue(keyframe(0));
+  target.accept = false;
+  consumer.enqueue(interframe(40)); // send returns false: blocked from here on
+  consumer.enqueue(interframe(80));
+  consumer.enqueue(interframe(120));
+  consumer.sourceEvent('unpublish');
+  assert.deepEqual(target.events, [], 'held back while old media waits in the queue');
+  target.accept = true;
+  consumer.resume();
+  assert.deepEqual(target.trace.slice(-2), ['interframe@80', 'interframe@120']);
+  assert.deepEqual(target.events, ['unpublish'], 'told once the queue drained');
+  consumer.sourceEvent('publish');
+  assert.deepEqual(target.events, ['unpublish', 'publish'], 'nothing queued: told at once');
+});

@@ -201,7 +201,12 @@ test('player gets Play.Start, publish/unpublish notifications, and is resumed af
     for (let i = 0; i < 40; i++) pub.write(createMessage(MessageType.Video, i * 40, big) as RtmpMessage);
     pub.close('done');
     player.socket.resume();
-    await waitFor(() => player.statusCodes().includes('NetStream.Play.UnpublishNotify'), 10_000);
+    // The fake hub tells the player about the unpublish at once (the real hub's consumer defers it behind queued
+    // media), so wait for both: every queued message and the notification.
+    await waitFor(
+      () => player.statusCodes().includes('NetStream.Play.UnpublishNotify') && player.messages.filter((m) => m.typeId === RtmpTypeId.Video).length >= 40,
+      10_000,
+    );
     const videos = player.messages.filter((m) => m.typeId === RtmpTypeId.Video);
     assert.equal(videos.length, 40, 'every queued message was delivered after drain');
     assert.deepEqual(videos.map((m) => m.timestampMs).slice(0, 3), [0, 40, 80]);
