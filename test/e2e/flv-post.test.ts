@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../../core/config/config.ts';
 import { makeStreamKey } from '../../core/media/stream-key.ts';
-import { decodeCheck, fixture, freeTcpPort, probeStreams, run, startProcess, waitFor } from '../helpers/peers.ts';
+import { assertStreams, decodeCheck, fixture, freeTcpPort, probeStreams, run, startProcess, waitFor } from '../helpers/peers.ts';
 import { HTTP_FLV_VHOST, startTestGateway } from './harness.ts';
 
 const FIXTURE = 'flv/h264-aac-320x240-10s.flv';
@@ -75,12 +75,7 @@ test('curl chunked upload fed by ffmpeg -re: RTMP and HTTP-FLV decode cleanly, a
     push = pipePush(fixture(FIXTURE), `http://127.0.0.1:${port}/live/sea.flv?token=abc`);
     await waitFor(() => t.gw.hub.isPublishing(key), 10_000);
     const streams = await probeStreams(t.rtmpUrl('live/sea'), { timeoutMs: 15_000 });
-    const video = streams.find((s) => s.codec_type === 'video');
-    const audio = streams.find((s) => s.codec_type === 'audio');
-    assert.equal(video?.codec_name, 'h264');
-    assert.equal(video?.width, 320);
-    assert.equal(video?.height, 240);
-    assert.equal(audio?.codec_name, 'aac');
+    assertStreams(streams, { video: 'h264', width: 320, height: 240, audio: 'aac' });
     // A second, concurrent POSTer of the same stream is refused; the first keeps streaming.
     const second = await run('curl', ['-sS', '--data-binary', `@${fixture(FIXTURE)}`, '-H', 'Content-Type: video/x-flv', '-w', '\\n%{http_code}', `http://127.0.0.1:${port}/live/sea.flv`], { timeoutMs: 10_000 });
     const secondOut = second.stdout.toString();

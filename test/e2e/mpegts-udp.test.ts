@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeStreamKey } from '../../core/media/stream-key.ts';
-import { decodeCheck, fixture, freeUdpPort, probePackets, probeStreams, sendTsOverUdp, sendTsWithGstreamer, startProcess, waitFor } from '../helpers/peers.ts';
+import { assertStreams, decodeCheck, fixture, freeUdpPort, probePackets, probeStreams, sendTsOverUdp, sendTsWithGstreamer, startProcess, waitFor } from '../helpers/peers.ts';
 import { HTTP_FLV_VHOST, startTestGateway } from './harness.ts';
 
 const FIXTURE_AAC = 'ts/h264-aac-320x240-25fps-10s.ts';
@@ -32,13 +32,8 @@ test('ffmpeg TS over UDP plays as RTMP and HTTP-FLV with zero decode errors and 
     const key = makeStreamKey('__defaultVhost__', 'live', 'livestream');
     await waitFor(() => t.gw.hub.isPublishing(key), 10_000);
     const streams = await probeStreams(t.rtmpUrl('live/livestream'), { timeoutMs: 15_000 });
-    const video = streams.find((s) => s.codec_type === 'video');
-    const audio = streams.find((s) => s.codec_type === 'audio');
-    assert.equal(video?.codec_name, 'h264');
-    assert.equal(video?.width, 320);
-    assert.equal(video?.height, 240);
-    assert.equal(audio?.codec_name, 'aac');
-    assert.equal(Number(audio?.sample_rate), 44100);
+    assertStreams(streams, { video: 'h264', width: 320, height: 240, audio: 'aac' });
+    assert.equal(Number(streams.find((s) => s.codec_type === 'audio')?.sample_rate), 44100);
     await sender.exited;
     const [r, f] = await Promise.all([rtmpPlay, flvPlay]);
     assert.deepEqual(r.errors, [], 'RTMP play decodes without errors');

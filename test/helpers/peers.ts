@@ -5,6 +5,7 @@
  * Every child is bounded: a hard timeout SIGKILLs it, `Running.stop()` sends SIGTERM then SIGKILL after 2 s, and
  * children still alive when the test process exits (or gets SIGINT/SIGTERM) are SIGKILLed.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -69,6 +70,19 @@ export interface ProbeStream {
   has_b_frames?: number;
   sample_rate?: number;
   channels?: number;
+}
+
+/**
+ * What a user checks with ffprobe: the video codec and size and the audio codec of a stream.
+ * Throws an AssertionError naming what differs.
+ */
+export function assertStreams(streams: readonly ProbeStream[], want: { video: string; width: number; height: number; audio: string }): void {
+  const video = streams.find((s) => s.codec_type === 'video');
+  const audio = streams.find((s) => s.codec_type === 'audio');
+  assert.equal(video?.codec_name, want.video);
+  assert.equal(video?.width, want.width);
+  assert.equal(video?.height, want.height);
+  assert.equal(audio?.codec_name, want.audio);
 }
 
 export interface ProbePacket {
