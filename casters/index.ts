@@ -7,7 +7,8 @@
  * the caster code is the same either way (STYLE habit 6).
  *
  * Types: `mpegts_over_udp` (one fixed stream per port) and `flv` (HTTP POST/PUT of FLV; `[app]`/`[stream]` come
- * from each request's path, `[vhost]` from its `?vhost=`). `rtsp` is not available yet.
+ * from each request's path, `[vhost]` from its `?vhost=`), and `rtsp` (RTSP push; `[app]`/`[stream]` from the
+ * ANNOUNCE URL).
  */
 import { ErrorCode, GatewayError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
@@ -19,6 +20,7 @@ import { remotePublishPort } from '../core/output/rtmp-push.ts';
 import type { Caster } from './caster.ts';
 import { MpegtsUdpCaster } from './mpegts-udp/mpegts-udp-caster.ts';
 import { FlvPostCaster } from './flv-post/flv-post-caster.ts';
+import { RtspCaster } from './rtsp/rtsp-caster.ts';
 
 export type { Caster, CasterStats } from './caster.ts';
 
@@ -90,6 +92,18 @@ export function createCaster(cfg: StreamCasterConfig, ctx: CasterContext): Caste
     const output = casterOutput(cfg.output, ctx);
     output({ app: 'live', stream: 'livestream' }); // a broken template fails at start, not at the first POST
     return new FlvPostCaster({ output, listen: cfg.listen, idleTimeoutMs: cfg.idleTimeoutMs, log: ctx.log });
+  }
+  if (cfg.caster === 'rtsp') {
+    const output = casterOutput(cfg.output, ctx);
+    output({ app: 'live', stream: 'livestream' }); // a broken template fails at start, not at the first ANNOUNCE
+    return new RtspCaster({
+      output,
+      listen: cfg.listen,
+      rtpPortMin: cfg.rtpPortMin,
+      rtpPortMax: cfg.rtpPortMax,
+      idleTimeoutMs: cfg.idleTimeoutMs,
+      log: ctx.log,
+    });
   }
   if (cfg.caster !== 'mpegts_over_udp') {
     throw new GatewayError(ErrorCode.ConfInvalid, `${where}: caster '${cfg.caster}' is not available in this build yet`);

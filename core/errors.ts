@@ -26,6 +26,10 @@ export const ErrorCode = {
   AacAdts: 'GW_ERR_AAC_ADTS',
   AacConfig: 'GW_ERR_AAC_CONFIG',
   MpegAudioHeader: 'GW_ERR_MPEG_AUDIO_HEADER',
+  H265Nalu: 'GW_ERR_H265_NALU',
+  H265Sps: 'GW_ERR_H265_SPS',
+  HevcConfig: 'GW_ERR_HEVC_CONFIG',
+  AacLatm: 'GW_ERR_AAC_LATM',
   // MPEG-TS
   TsSync: 'GW_ERR_TS_SYNC',
   TsCrc: 'GW_ERR_TS_CRC',
@@ -38,6 +42,17 @@ export const ErrorCode = {
   RtmpHandshake: 'GW_ERR_RTMP_HANDSHAKE',
   RtmpChunk: 'GW_ERR_RTMP_CHUNK',
   RtmpCommand: 'GW_ERR_RTMP_COMMAND',
+  // RTSP / SDP / RTP / RTCP
+  RtspRequest: 'GW_ERR_RTSP_REQUEST',
+  RtspTransport: 'GW_ERR_RTSP_TRANSPORT',
+  SdpInvalid: 'GW_ERR_SDP_INVALID',
+  RtpPacket: 'GW_ERR_RTP_PACKET',
+  RtcpPacket: 'GW_ERR_RTCP_PACKET',
+  /** A sequence gap: the RTP packets between were lost (or arrived too late to be reordered). */
+  RtpMissingPacket: 'GW_ERR_RTP_MISSING_PACKET',
+  /** A payload that breaks its RTP payload format (bad STAP-A length, FU without start, AU-header overrun...). */
+  RtpPayload: 'GW_ERR_RTP_PAYLOAD',
+  RtpUnsupportedCodec: 'GW_ERR_RTP_UNSUPPORTED_CODEC',
   // hub
   StreamBusy: 'GW_ERR_STREAM_BUSY',
   StreamKeyInvalid: 'GW_ERR_STREAM_KEY_INVALID',

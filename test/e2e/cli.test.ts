@@ -14,7 +14,7 @@ function cli(args: string[]) {
 }
 
 test('castgate -t accepts every shipped config', { timeout: 60_000 }, async () => {
-  for (const conf of ['conf/castgate.conf', 'conf/push.mpegts.over.udp.conf', 'conf/http.flv.live.conf', 'conf/full.conf', 'conf/push.flv.conf', 'conf/ingest.conf']) {
+  for (const conf of ['conf/castgate.conf', 'conf/push.mpegts.over.udp.conf', 'conf/http.flv.live.conf', 'conf/full.conf', 'conf/push.flv.conf', 'conf/ingest.conf', 'conf/push.rtsp.conf']) {
     const r = await cli(['-t', '-c', join(ROOT, conf)]);
     assert.equal(r.code, 0, `${conf}: ${r.stderr}`);
     assert.match(r.stdout.toString(), /test is successful/);

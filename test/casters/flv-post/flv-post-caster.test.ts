@@ -411,7 +411,7 @@ test('garbage bodies and paths never crash the caster; answers stay within the d
   }
 });
 
-test("createCaster builds the 'flv' caster; 'rtsp' stays unsupported; outputs to another server get an RTMP push port", () => {
+test("createCaster builds the 'flv' and 'rtsp' casters; outputs to another server get an RTMP push port", () => {
   const hub = fakeHub();
   const ctx = { hub, log, rtmpPorts: [19350] };
   const cfg = (caster: 'flv' | 'rtsp', output: string): StreamCasterConfig => ({
@@ -419,7 +419,7 @@ test("createCaster builds the 'flv' caster; 'rtsp' stays unsupported; outputs to
     multicastInterface: undefined, line: 3, file: 't.conf',
   });
   assert.equal(createCaster(cfg('flv', 'rtmp://127.0.0.1/[app]/[stream]'), ctx).stats().caster, 'flv');
-  assert.throws(() => createCaster(cfg('rtsp', 'rtmp://127.0.0.1/[app]/[stream]'), ctx), { code: 'GW_ERR_CONF_INVALID', message: /caster 'rtsp' is not available/ });
+  assert.equal(createCaster(cfg('rtsp', 'rtmp://127.0.0.1/[app]/[stream]'), ctx).stats().caster, 'rtsp');
   assert.throws(() => createCaster(cfg('flv', 'http://127.0.0.1/[app]/[stream]'), ctx), { code: 'GW_ERR_STREAM_KEY_INVALID' });
 
   const own = casterOutput('rtmp://127.0.0.1:[port]/[app]/[stream]?vhost=[vhost]', ctx);

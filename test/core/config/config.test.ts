@@ -439,7 +439,7 @@ test("a realistic chunk of SRS's full.conf loads with warnings only", () => {
 test('every conf/*.conf loads without errors or warnings', () => {
   const confDir = new URL('../../../conf/', import.meta.url).pathname;
   const files = readdirSync(confDir).filter((f) => f.endsWith('.conf')).sort();
-  for (const f of ['castgate.conf', 'full.conf', 'http.flv.live.conf', 'push.mpegts.over.udp.conf']) assert.ok(files.includes(f), f);
+  for (const f of ['castgate.conf', 'full.conf', 'http.flv.live.conf', 'push.mpegts.over.udp.conf', 'push.rtsp.conf']) assert.ok(files.includes(f), f);
   for (const f of files) {
     const { warnings } = loadConfig(join(confDir, f));
     assert.deepEqual(warnings, [], f);
@@ -450,8 +450,9 @@ test('every conf/*.conf loads without errors or warnings', () => {
   assert.deepEqual(main.httpApi, { enabled: false, listen: [{ host: undefined, port: 1985 }] });
   assert.deepEqual(
     main.streamCasters.map((c) => [c.enabled, c.caster, c.output, c.listen.port]),
-    [[true, 'mpegts_over_udp', 'rtmp://127.0.0.1/live/livestream', 8935]],
+    [[true, 'mpegts_over_udp', 'rtmp://127.0.0.1/live/livestream', 8935], [true, 'rtsp', 'rtmp://127.0.0.1/[app]/[stream]', 8554]],
   );
+  assert.deepEqual([main.streamCasters[1]?.rtpPortMin, main.streamCasters[1]?.rtpPortMax], [57200, 57300]);
   assert.deepEqual(vhostConfig(main, 'x')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv' });
   const udp = loadConfig(join(confDir, 'push.mpegts.over.udp.conf')).config;
   assert.equal(udp.streamCasters[0]?.output, 'rtmp://127.0.0.1/live/livestream');
