@@ -17,6 +17,7 @@ import type { Amf0Value } from '../../core/protocol/amf0.ts';
 import type { RtpPacket } from '../../core/protocol/rtp/rtp-packet.ts';
 import type { SdpTrack } from '../../core/protocol/rtsp/sdp-tracks.ts';
 import { AvcPackager } from '../../core/codec/h264/avc-packager.ts';
+import { isVclNaluType } from '../../core/codec/h264/nalu.ts';
 import { parseH264Fmtp } from '../../core/codec/h264/h264-fmtp.ts';
 import { RtpH264Depacketizer } from '../../core/codec/h264/rtp-h264-depacketizer.ts';
 import { H264DtsExtractor } from '../../core/codec/h264/dts-extractor.ts';
@@ -114,6 +115,9 @@ class H264TrackCodec implements TrackCodec {
     try {
       dts90k = this.#dts.extract(au.nalus, pts90k);
     } catch (err) {
+      // An AU of parameter sets only (no slice) has no DTS but may carry a new SPS/PPS: the packager turns it
+      // into a sequence header and publishes no frame.
+      if (!au.nalus.some((n) => isVclNaluType((n[0] ?? 0) & 0x1f))) return this.#packager.packAccessUnit(au.nalus, pts90k, pts90k);
       this.stats.droppedFrames++;
       this.#onError(err as GatewayError);
       return [];
@@ -211,7 +215,7 @@ class AacTrackCodec implements TrackCodec {
       const fmtp = parseLatmFmtp(track.fmtp, track.clockRate, track.channels);
       const d = new RtpMp4aLatmDepacketizer(fmtp, onError);
       this.#depacketizer = d;
-      this.#samplesPerFrame = 1024;
+      this.#samplesPerFrame = d.samplesPerFrame;
       this.#asc = () => d.asc ?? fmtp.asc;
     }
   }

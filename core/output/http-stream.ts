@@ -21,7 +21,7 @@ import { isGatewayError, ErrorCode } from '../errors.ts';
 import { MessageType, SoundFormat, type RtmpMessage } from '../media/message.ts';
 import { flvFileHeader, flvTag } from '../protocol/flv/flv-muxer.ts';
 import { AacPacketType, readAudioTagHeader } from '../protocol/flv/flv-tag.ts';
-import { TsMuxer } from '../protocol/mpegts/ts-muxer.ts';
+import { TsMuxer, tsVideoCodecOf, type TsVideoCodec } from '../protocol/mpegts/ts-muxer.ts';
 import { parseAudioSpecificConfig, type AudioSpecificConfig } from '../codec/aac/audio-specific-config.ts';
 import { ADTS_HEADER_LENGTH, MAX_ADTS_FRAME_LENGTH, writeAdtsHeader } from '../codec/aac/adts.ts';
 import { MergedSocketWriter } from './merged-write.ts';
@@ -199,13 +199,14 @@ export class HttpTsStream extends HttpEncoderBase {
   /** Choose the program from the held configs and the first media message, then write tables + configs. */
   #start(first: RtmpMessage): void {
     this.#started = true;
-    let video = first.type === MessageType.Video;
+    let video: TsVideoCodec | undefined = first.type === MessageType.Video ? (tsVideoCodecOf(first) ?? 'h264') : undefined;
     let audio: 'aac' | 'mp3' | undefined = first.type === MessageType.Audio ? audioCodecOf(first) : undefined;
     for (const m of this.#pending) {
-      if (m.kind === 'video-config') video = true;
+      // The PMT must name the codec of the held sequence header (H.264 or H.265): players keep the first PMT's.
+      if (m.kind === 'video-config') video = tsVideoCodecOf(m) ?? 'h264';
       if (m.kind === 'audio-config') audio = 'aac';
     }
-    this.#muxer.configure(video ? 'h264' : undefined, audio);
+    this.#muxer.configure(video, audio);
     this.#muxer.writeTables(this.#out);
     for (const m of this.#pending) this.#mux(m);
     this.#pending = [];
@@ -221,7 +222,7 @@ export class HttpTsStream extends HttpEncoderBase {
         this.#muxer.writeTables(out);
       }
     } else if (msg.type === MessageType.Video && this.#muxer.videoCodec === undefined && !msg.isConfig) {
-      this.#muxer.configure('h264', this.#muxer.audioCodec);
+      this.#muxer.configure(tsVideoCodecOf(msg) ?? 'h264', this.#muxer.audioCodec);
       this.#muxer.writeTables(out);
     }
     if (msg.kind === 'keyframe' && this.#muxer.videoCodec !== undefined) this.#muxer.writeTables(out);

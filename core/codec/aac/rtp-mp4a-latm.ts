@@ -172,6 +172,8 @@ export class RtpMp4aLatmDepacketizer {
   readonly #fragments: Buffer[] = [];
   #fragmentsSize = 0;
   #fragmentsTimestamp = 0;
+  /** Timestamp of an AudioMuxElement cut by a loss: its remaining fragments are dropped. */
+  #discardTimestamp: number | undefined;
 
   constructor(fmtp: LatmFmtp, onError: (err: GatewayError) => void) {
     this.#cpresent = fmtp.cpresent;
@@ -189,8 +191,12 @@ export class RtpMp4aLatmDepacketizer {
     return this.#config?.samplesPerFrame ?? 1024;
   }
 
-  /** The caller saw a sequence gap: drop an AudioMuxElement in progress. */
+  /**
+   * The caller saw a sequence gap: drop an AudioMuxElement in progress, and the fragments of it still to come (same
+   * timestamp) — a continuation fragment cannot be told from the start of an element by its bytes.
+   */
   onPacketLoss(): void {
+    if (this.#fragments.length > 0) this.#discardTimestamp = this.#fragmentsTimestamp;
     this.#resetFragments();
   }
 
@@ -199,6 +205,10 @@ export class RtpMp4aLatmDepacketizer {
    *   packet held them whole and byte-aligned, else copies), or undefined (need more packets, or dropped).
    */
   push(pkt: RtpPacket): AudioFrames | undefined {
+    if (this.#discardTimestamp !== undefined) {
+      if (pkt.timestamp === this.#discardTimestamp) return undefined;
+      this.#discardTimestamp = undefined;
+    }
     if (this.#fragments.length > 0 && pkt.timestamp !== this.#fragmentsTimestamp) {
       this.#fail(ErrorCode.RtpPayload, `AudioMuxElement fragment with timestamp ${pkt.timestamp} after ${this.#fragmentsTimestamp} without marker; dropped`);
       this.#resetFragments();
@@ -224,6 +234,7 @@ export class RtpMp4aLatmDepacketizer {
     return frames.length === 0 ? undefined : { frames, rtpTimestamp };
   }
 
+  /** All AudioMuxElements of a reassembled unit, all or nothing (a misparse after a loss must not leak frames). */
   #parseElements(data: Buffer): Uint8Array[] {
     const frames: Uint8Array[] = [];
     const r = new BitReader(data, ErrorCode.RtpPayload);
@@ -231,7 +242,8 @@ export class RtpMp4aLatmDepacketizer {
       while (r.bitsLeft >= 8) this.#readAudioMuxElement(data, r, frames);
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
-      this.#onError(new GatewayError(err.code, `MP4A-LATM: AudioMuxElement dropped: ${err.message}`, { cause: err }));
+      this.#onError(new GatewayError(err.code, `MP4A-LATM: AudioMuxElement(s) of ${data.length} bytes dropped: ${err.message}`, { cause: err }));
+      return [];
     }
     return frames;
   }

@@ -3,7 +3,8 @@
  * ISO/IEC 14496-15 5.3.3.1 AVCDecoderConfigurationRecord; STYLE habit 7).
  *
  * One VIDEODATA message per AU with 4-byte NALU lengths; AUD, filler and in-band SPS/PPS are dropped from the
- * frame; a new or changed SPS/PPS first yields a 'video-config' message. Timestamp = DTS in ms; CompositionTime =
+ * frame; a new or changed SPS/PPS first yields a 'video-config' message (and, when it changes mid-stream, the
+ * frame that brought it also keeps its SPS/PPS in-band). Timestamp = DTS in ms; CompositionTime =
  * PTS − DTS in ms as signed SI24. Corrupt input never throws: it is dropped and counted in `errors`.
  */
 import { createMessage, MessageType } from '../../media/message.ts';
@@ -75,13 +76,20 @@ export class AvcPackager {
     let kept = 0;
     let hasVcl = false;
     let hasIdr = false;
+    // A parameter-set change after the first sequence header: the frame keeps its SPS/PPS in-band too, so
+    // decoders that miss or ignore a mid-stream sequence header (ffmpeg 5.1 keeps decoding a GStreamer stream
+    // that switched from High 4:4:4 to Baseline with the old PPS) still switch (ffmpeg's flvenc keeps them).
+    const midStreamChange = this.#configSent && !this.#configDirty;
+    let inBandParameterSets = 0;
     for (const nalu of nalus) {
       if (nalu.length === 0) continue;
       const type = nalu[0] & 0x1f;
       if (type === NaluType.Sps) {
         if (this.#acceptSps(nalu)) this.#errors++;
+        inBandParameterSets += NALU_LENGTH_SIZE + nalu.length;
       } else if (type === NaluType.Pps) {
         if (this.#acceptPps(nalu)) this.#errors++;
+        inBandParameterSets += NALU_LENGTH_SIZE + nalu.length;
       } else if (type !== NaluType.Aud && type !== NaluType.Filler) {
         frameSize += NALU_LENGTH_SIZE + nalu.length;
         kept++;
@@ -90,6 +98,8 @@ export class AvcPackager {
       }
     }
 
+    const keepParameterSets = midStreamChange && this.#configDirty;
+    if (keepParameterSets) frameSize += inBandParameterSets;
     const out: RtmpMessage[] = [];
     const timestampMs = Math.max(0, ticks90kToMs(dts90k));
     if (this.#configDirty && this.#spsById.size > 0 && this.#ppsById.size > 0) {
@@ -113,7 +123,8 @@ export class AvcPackager {
     for (const nalu of nalus) {
       if (nalu.length === 0) continue;
       const type = nalu[0] & 0x1f;
-      if (type === NaluType.Sps || type === NaluType.Pps || type === NaluType.Aud || type === NaluType.Filler) continue;
+      if (type === NaluType.Aud || type === NaluType.Filler) continue;
+      if ((type === NaluType.Sps || type === NaluType.Pps) && !keepParameterSets) continue;
       payload.writeUInt32BE(nalu.length, o);
       payload.set(nalu, o + NALU_LENGTH_SIZE);
       o += NALU_LENGTH_SIZE + nalu.length;

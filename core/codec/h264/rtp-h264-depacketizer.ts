@@ -71,6 +71,8 @@ export class RtpH264Depacketizer {
   #fuSize = 0;
   #fuHeader = 0;
   #fuOpen = false;
+  /** After a gap: the rest of a broken FU-A is expected and dropped without further errors. */
+  #fuSkipRest = false;
   /** An AU completed by a marker while push() was returning the AU before it (marker-less sender turned to markers). */
   #ready: H264AccessUnit | undefined;
   readonly #stats: H264DepacketizerStats = { accessUnits: 0, droppedAccessUnits: 0, errors: 0 };
@@ -127,6 +129,7 @@ export class RtpH264Depacketizer {
   onPacketLoss(): void {
     this.#report(ErrorCode.RtpMissingPacket, 'RTP/H.264: packets lost, dropping access units until the next IDR');
     this.#resetFu();
+    this.#fuSkipRest = true;
     if (this.#auOpen) this.#auDamaged = true;
     this.#gapBeforeNext = true;
     this.#waitIdr = true;
@@ -146,6 +149,7 @@ export class RtpH264Depacketizer {
       return;
     }
     const type = payload[0]! & 0x1f;
+    if (type !== NaluType.FuA) this.#fuSkipRest = false;
     if (type !== NaluType.FuA && this.#fuOpen) {
       this.#malformed(`FU-A of NAL type ${this.#fuHeader & 0x1f} not finished before a type ${type} packet`);
       this.#resetFu();
@@ -198,6 +202,7 @@ export class RtpH264Depacketizer {
     const header = (indicator & 0xe0) | (fuHeader & 0x1f);
     const fragment = payload.subarray(FU_A_HEADER_SIZE);
     if (start) {
+      this.#fuSkipRest = false;
       if (this.#fuOpen) {
         this.#malformed(`FU-A: new start before the end of the previous NAL type ${this.#fuHeader & 0x1f}`);
         this.#resetFu();
@@ -208,6 +213,7 @@ export class RtpH264Depacketizer {
       this.#fuOpen = true;
       this.#fuHeader = header;
     } else {
+      if (this.#fuSkipRest) return; // rest of an FU-A broken by the reported gap
       if (!this.#fuOpen) return this.#malformed('FU-A: fragment without a start fragment');
       if (header !== this.#fuHeader) {
         this.#malformed(`FU-A: fragment header 0x${header.toString(16)} differs from 0x${this.#fuHeader.toString(16)}`);

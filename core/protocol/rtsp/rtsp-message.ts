@@ -181,7 +181,6 @@ export class RtspRequestReader {
             this.#skip(1); // empty lines before a request (keep-alive CRLFs) are ignored
           } else {
             this.#state = State.RequestLine;
-            this.#headerBytes = 0;
           }
           break;
         }
@@ -192,16 +191,20 @@ export class RtspRequestReader {
             this.#checkPartialLine();
             return;
           }
-          this.#headerBytes += lineBytes;
           const raw = this.#take(lineBytes);
           const contentBytes = lineBytes >= 2 && raw[lineBytes - 2] === CR ? lineBytes - 2 : lineBytes - 1;
           const line = raw.toString('utf8', 0, contentBytes);
-          if (this.#state === State.RequestLine) this.#onRequestLine(line, contentBytes);
-          else if (line === '') this.#onHeadersEnd(out);
-          else this.#onHeaderLine(line);
+          if (this.#state === State.RequestLine) {
+            this.#onRequestLine(line, contentBytes);
+            this.#headerBytes = lineBytes;
+            break;
+          }
+          this.#headerBytes += lineBytes;
           if (this.#headerBytes > RTSP_MAX_HEADER_BYTES) {
             throw new RtspRequestError(400, `header section over ${RTSP_MAX_HEADER_BYTES} bytes`, this.#cseq);
           }
+          if (line === '') this.#onHeadersEnd(out);
+          else this.#onHeaderLine(line);
           break;
         }
         case State.Body: {
@@ -282,7 +285,7 @@ export class RtspRequestReader {
     let contentLength: number | undefined;
     for (const [name, value] of this.#headers) {
       if (name.toLowerCase() !== 'content-length') continue;
-      if (!/^\d{1,15}$/.test(value)) {
+      if (!/^\d+$/.test(value)) {
         throw new RtspRequestError(400, `bad Content-Length '${printable(value)}'`, this.#cseq);
       }
       const n = Number(value);
@@ -403,50 +406,18 @@ export class RtspRequestReader {
 
 /** RFC 2326 §7.1.1 Status-Code reason phrases. */
 export const RTSP_REASON_PHRASES: Readonly<Record<number, string>> = {
-  100: 'Continue',
-  200: 'OK',
-  201: 'Created',
-  250: 'Low on Storage Space',
-  300: 'Multiple Choices',
-  301: 'Moved Permanently',
-  302: 'Moved Temporarily',
-  303: 'See Other',
-  304: 'Not Modified',
-  305: 'Use Proxy',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  402: 'Payment Required',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  406: 'Not Acceptable',
-  407: 'Proxy Authentication Required',
-  408: 'Request Time-out',
-  410: 'Gone',
-  411: 'Length Required',
-  412: 'Precondition Failed',
-  413: 'Request Entity Too Large',
-  414: 'Request-URI Too Large',
-  415: 'Unsupported Media Type',
-  451: 'Parameter Not Understood',
-  452: 'Conference Not Found',
-  453: 'Not Enough Bandwidth',
-  454: 'Session Not Found',
-  455: 'Method Not Valid in This State',
-  456: 'Header Field Not Valid for Resource',
-  457: 'Invalid Range',
-  458: 'Parameter Is Read-Only',
-  459: 'Aggregate operation not allowed',
-  460: 'Only aggregate operation allowed',
-  461: 'Unsupported transport',
-  462: 'Destination unreachable',
-  500: 'Internal Server Error',
-  501: 'Not Implemented',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Time-out',
-  505: 'RTSP Version not supported',
-  551: 'Option not supported',
+  100: 'Continue', 200: 'OK', 201: 'Created', 250: 'Low on Storage Space', 300: 'Multiple Choices',
+  301: 'Moved Permanently', 302: 'Moved Temporarily', 303: 'See Other', 304: 'Not Modified', 305: 'Use Proxy',
+  400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required', 403: 'Forbidden', 404: 'Not Found',
+  405: 'Method Not Allowed', 406: 'Not Acceptable', 407: 'Proxy Authentication Required',
+  408: 'Request Time-out', 410: 'Gone', 411: 'Length Required', 412: 'Precondition Failed',
+  413: 'Request Entity Too Large', 414: 'Request-URI Too Large', 415: 'Unsupported Media Type',
+  451: 'Parameter Not Understood', 452: 'Conference Not Found', 453: 'Not Enough Bandwidth',
+  454: 'Session Not Found', 455: 'Method Not Valid in This State', 456: 'Header Field Not Valid for Resource',
+  457: 'Invalid Range', 458: 'Parameter Is Read-Only', 459: 'Aggregate operation not allowed',
+  460: 'Only aggregate operation allowed', 461: 'Unsupported transport', 462: 'Destination unreachable',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable',
+  504: 'Gateway Time-out', 505: 'RTSP Version not supported', 551: 'Option not supported',
 };
 
 const CLASS_PHRASES: Readonly<Record<number, string>> = { 1: 'Informational', 2: 'Success', 3: 'Redirection', 4: 'Client Error', 5: 'Server Error' };

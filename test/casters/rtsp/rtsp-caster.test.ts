@@ -213,7 +213,7 @@ test('200 sessions opened and closed (UDP and TCP, TEARDOWN or disconnect) leave
     const session = await pushSession(c, url, i % 2 === 0 ? 'udp' : 'tcp', 6000 + (i % 50) * 4);
     if (i % 3 === 0) assert.equal((await c.request('TEARDOWN', url, { Session: session })).status, 200);
     c.close();
-    await waitFor(() => caster.connections === 0, 3000);
+    await waitFor(() => caster.connections === 0, 3000, 5);
   }
   await waitFor(() => caster.portsInUse === 0 && caster.connections === 0, 3000);
   for (let i = 0; i < 7; i++) assert.equal(hub.isPublishing({ vhost: '__defaultVhost__', app: 'live', stream: `s${i}` }), false);

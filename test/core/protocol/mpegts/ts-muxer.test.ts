@@ -17,7 +17,11 @@ import { readVideoTagHeader } from '../../../../core/protocol/flv/flv-tag.ts';
 import { parsePesHeader } from '../../../../core/protocol/mpegts/pes.ts';
 import { parsePat, parsePmt, StreamType } from '../../../../core/protocol/mpegts/psi.ts';
 import { TsDemuxer, type TsTrack } from '../../../../core/protocol/mpegts/ts-demuxer.ts';
-import { TsMuxer } from '../../../../core/protocol/mpegts/ts-muxer.ts';
+import { TsMuxer, tsVideoCodecOf } from '../../../../core/protocol/mpegts/ts-muxer.ts';
+import { splitAnnexB } from '../../../../core/codec/h264/nalu.ts';
+import { HevcPackager } from '../../../../core/codec/h265/hevc-packager.ts';
+import { h265NaluType } from '../../../../core/codec/h265/nalu.ts';
+import { h265Fixture, splitH265AccessUnits, tsAccessUnits } from '../../../helpers/rtp-h265-packetizer.ts';
 import { createTsPacketHeader, parseTsPacket, TS_PACKET_SIZE } from '../../../../core/protocol/mpegts/ts-packet.ts';
 import { TsToRtmp } from '../../../../casters/mpegts-udp/to-rtmp.ts';
 
@@ -281,14 +285,14 @@ test('MP3: TS fixture → TsToRtmp → TsMuxer → TsDemuxer and ffprobe (h264 +
   }
 });
 
-test('H.265 and other codecs are rejected with TsUnsupportedCodec', () => {
+test('codecs other than H.264/H.265 (video) and AAC/MP3 (audio) are rejected with TsUnsupportedCodec', () => {
   const m = new TsMuxer();
   m.configure('h264', 'aac');
   const out: Buffer[] = [];
-  const hevc = createMessage(MessageType.Video, 0, Buffer.from([0x1c, 1, 0, 0, 0, 0, 0, 0, 1, 0x26]))!;
-  assert.throws(() => m.writeMessage(hevc, out), (e: unknown) => e instanceof GatewayError && e.code === 'GW_ERR_TS_UNSUPPORTED_CODEC');
-  const ex = createMessage(MessageType.Video, 0, Buffer.from([0x91, 0x68, 0x76, 0x63, 0x31, 0, 0, 0]))!;
-  assert.throws(() => m.writeMessage(ex, out), (e: unknown) => e instanceof GatewayError && e.code === 'GW_ERR_TS_UNSUPPORTED_CODEC');
+  const h263 = createMessage(MessageType.Video, 0, Buffer.from([0x12, 0, 0, 0]))!;
+  assert.throws(() => m.writeMessage(h263, out), (e: unknown) => e instanceof GatewayError && e.code === 'GW_ERR_TS_UNSUPPORTED_CODEC');
+  const av1 = createMessage(MessageType.Video, 0, Buffer.from([0x91, 0x61, 0x76, 0x30, 0x31, 0, 0, 0]))!;
+  assert.throws(() => m.writeMessage(av1, out), (e: unknown) => e instanceof GatewayError && e.code === 'GW_ERR_TS_UNSUPPORTED_CODEC');
   const speex = createMessage(MessageType.Audio, 0, Buffer.from([0xb2, 1, 2]))!;
   assert.throws(() => m.writeMessage(speex, out), GatewayError);
   assert.equal(out.length, 0);
@@ -313,4 +317,102 @@ test('corrupt messages only ever throw GatewayError and leave the muxer usable',
   m.writeTables(out);
   for (const msg of smallStream()) m.writeMessage(msg, out);
   assert.ok(demux(Buffer.concat(out)).pes.length >= 3);
+});
+
+// ---- H.265 (stream_type 0x24) ----
+
+/** Real libx265 streams through HevcPackager: [bframes=3 from the MPEG-TS fixture (true PTS/DTS), bframes=0 raw]. */
+function hevcMessages(which: 'bf3' | 'bf0'): RtmpMessage[] {
+  const p = new HevcPackager();
+  if (which === 'bf3') {
+    return tsAccessUnits(h265Fixture('h265/testsrc2-320x240-bf3-2s.ts')).flatMap((au) => p.packAccessUnit(au.nalus, au.pts90k, au.dts90k));
+  }
+  const aus = splitH265AccessUnits(readFileSync(h265Fixture('h265/testsrc2-320x240-bf0-2s.hevc')));
+  return aus.flatMap((au, i) => p.packAccessUnit(au, 3600 * (i + 1), 3600 * (i + 1)));
+}
+
+/** Mux as HTTP-TS does: tables first and before every keyframe. */
+function muxWithTables(msgs: readonly RtmpMessage[], video: 'h264' | 'h265'): Buffer {
+  const m = new TsMuxer();
+  m.configure(video, undefined);
+  const out: Buffer[] = [];
+  m.writeTables(out);
+  for (const msg of msgs) {
+    if (msg.kind === 'keyframe') m.writeTables(out);
+    m.writeMessage(msg, out);
+  }
+  return Buffer.concat(out);
+}
+
+/** Enhanced RTMP hvc1 message → legacy FLV CodecID 12 (FrameType|12, AVCPacketType, SI24 CTS). */
+function toLegacyHevc(msg: RtmpMessage): RtmpMessage {
+  const h = readVideoTagHeader(msg.payload);
+  assert.ok(h.isExHeader);
+  const head = Buffer.from([((msg.kind === 'keyframe' || msg.kind === 'video-config' ? 1 : 2) << 4) | 12, h.packetType === 0 ? 0 : 1, 0, 0, 0]);
+  head.writeIntBE(h.compositionTime, 2, 3);
+  return createMessage(MessageType.Video, msg.timestamp, Buffer.concat([head, msg.payload.subarray(h.headerLength)]))!;
+}
+
+for (const which of ['bf3', 'bf0'] as const) {
+  test(`H.265 ${which}: ffmpeg decodes the muxed TS with no error, ffprobe sees hevc 320x240 and 50 frames`, () => {
+    const msgs = hevcMessages(which);
+    const ts = muxWithTables(msgs, 'h265');
+    const dir = mkdtempSync(join(tmpdir(), 'ts-muxer-h265-'));
+    try {
+      const file = join(dir, 'out.ts');
+      writeFileSync(file, ts);
+      const errs = execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      assert.equal(errs.trim(), '');
+      const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-show_entries', 'packet=pts,dts', '-of', 'json', file], { encoding: 'utf8' })) as {
+        streams: { codec_name: string; width: number; height: number; nb_read_frames: string }[]; packets: { pts: number; dts: number }[];
+      };
+      assert.deepEqual(probe.streams, [{ codec_name: 'hevc', width: 320, height: 240, nb_read_frames: '50' }]);
+      const frames = msgs.filter((m) => m.kind !== 'video-config');
+      assert.deepEqual(probe.packets.map((p) => p.dts), frames.map((m) => m.timestamp * 90));
+      assert.deepEqual(probe.packets.map((p) => p.pts), frames.map((m) => (m.timestamp + readVideoTagHeader(m.payload).compositionTime) * 90));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('H.265: PMT 0x24, AUD first, VPS/SPS/PPS before each IRAP; legacy CodecID 12 gives the same TS', () => {
+  const msgs = hevcMessages('bf3');
+  const ts = muxWithTables(msgs, 'h265');
+  const { pes, errors, tracks } = demux(ts);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(tracks.map((t) => t.streamType), [StreamType.H265]);
+  assert.equal(pes.length, 50);
+  pes.forEach((p, i) => {
+    const types = splitAnnexB(p.data).map(h265NaluType);
+    assert.equal(types[0], 35, `PES ${i} starts with an AUD`);
+    const irap = i === 0 || i === 25;
+    assert.deepEqual(types.slice(1, 4), irap ? [32, 33, 34] : types.slice(1, 4).filter((t) => t < 32), `PES ${i}`);
+    assert.equal(p.randomAccess, irap);
+  });
+  assert.deepEqual(muxWithTables(msgs.map(toLegacyHevc), 'h265'), ts);
+});
+
+test('H.265: a muxer configured with the generic video default follows the hvc1 sequence header', () => {
+  const msgs = hevcMessages('bf0');
+  assert.equal(tsVideoCodecOf(msgs[0]), 'h265');
+  assert.equal(tsVideoCodecOf(smallStream()[0]), 'h264');
+  // HLS order: the sequence header is written before configure().
+  const m = new TsMuxer();
+  m.writeMessage(msgs[0], []);
+  m.configure('h264', undefined);
+  assert.equal(m.videoCodec, 'h265');
+  // HTTP-TS order: configure('h264') and tables first, then the sequence header switches the PMT (new version).
+  const n = new TsMuxer();
+  n.configure('h264', undefined);
+  const out: Buffer[] = [];
+  n.writeTables(out);
+  n.writeMessage(msgs[0], out);
+  assert.equal(n.videoCodec, 'h265');
+  n.writeTables(out);
+  const h = createTsPacketHeader();
+  const pmts = packetsOf(Buffer.concat(out)).filter((pkt) => parseTsPacket(pkt, 0, h) && h.pid === 0x1000)
+    .map((pkt) => { parseTsPacket(pkt, 0, h); return parsePmt(pkt.subarray(h.payloadStart + 1 + pkt[h.payloadStart])); });
+  assert.deepEqual(pmts.map((p) => p.streams[0].streamType), [StreamType.H264, StreamType.H265]);
+  assert.notEqual(pmts[0].versionNumber, pmts[1].versionNumber);
 });
