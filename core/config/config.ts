@@ -40,6 +40,8 @@ export interface StreamCasterConfig {
 export interface HttpRemuxConfig {
   readonly enabled: boolean;
   readonly mount: string;
+  /** `fast_cache` seconds → ms (default 0 = off): audio kept per stream for new .mp3/.aac players (SRS SrsBufferCache). */
+  readonly fastCacheMs: number;
 }
 export type IngestInputType = 'file' | 'stream' | 'device';
 /** One `engine [id] { }` of an ingest block (SRS transcode engine directives); numbers 0 = not set. */
@@ -388,7 +390,11 @@ function buildVhost(b: Builder, name: string, d: Directive | undefined): VhostCo
     queueLengthMs: value(s, 'vhost.play.queue_length'),
     timeJitter: value(s, 'vhost.play.time_jitter'),
     mwLatencyMs: value(s, 'vhost.min_latency') ? 0 : value(s, 'vhost.play.mw_latency'),
-    httpRemux: { enabled: value(s, 'vhost.http_remux.enabled'), mount: value(s, 'vhost.http_remux.mount') },
+    httpRemux: {
+      enabled: value(s, 'vhost.http_remux.enabled'),
+      mount: value(s, 'vhost.http_remux.mount'),
+      fastCacheMs: value(s, 'vhost.http_remux.fast_cache'),
+    },
     hls: buildHlsConfig((key) => value(s, key)),
     ingests: (s.blocks.get('vhost.ingest') ?? []).map((i) => buildIngest(b, i)).filter((i) => i !== undefined),
   };

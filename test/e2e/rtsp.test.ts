@@ -174,3 +174,30 @@ test('camera-like H.264 + G.711 A-law (PCMA/8000) push plays as RTMP with zero d
     await t.stop();
   }
 });
+
+test('H.265 with B-frames pushed by ffmpeg (sprop-vps/sps/pps) plays as HTTP-TS: hevc, zero decode errors, PTS ≠ DTS kept', { timeout: 60_000 }, async () => {
+  const { t, rtspPort } = await rtspGateway();
+  try {
+    const key = makeStreamKey('__defaultVhost__', 'live', 'cam2');
+    // ffmpeg 5.1 cannot read H.265 in FLV (Enhanced RTMP hvc1 is what the hub carries), so the check is the
+    // HTTP-TS output (stream_type 0x24), which every H.265 player reads.
+    const tsPlay = decodeCheck(t.httpUrl('live/cam2.ts'), 20, { timeoutMs: 40_000 });
+    await sleep(500);
+    const pusher = ffmpegPush(fixture('mkv/h265-bframes-aac-320x240-6s.mkv'), `rtsp://127.0.0.1:${rtspPort}/live/cam2`, 'tcp');
+    await waitFor(() => t.gw.hub.isPublishing(key), 10_000);
+    const packets = await probePackets(t.httpUrl('live/cam2.ts'), 2, { timeoutMs: 20_000 });
+    const video = packets.filter((p) => p.codec_type === 'video');
+    assert.ok(video.length >= 20, `${video.length} video packets`);
+    assert.ok(video.some((p) => p.pts !== p.dts), 'B-frames: some PTS ≠ DTS');
+    for (let i = 1; i < video.length; i++) assert.ok(Number(video[i]?.dts) > Number(video[i - 1]?.dts), `DTS rises at ${i}`);
+    const streams = await probeStreams(t.httpUrl('live/cam2.ts'), { timeoutMs: 15_000 });
+    assertStreams(streams, { video: 'hevc', width: 320, height: 240, audio: 'aac' });
+    assert.equal((await pusher.exited).code, 0);
+    const r = await tsPlay;
+    assert.deepEqual(r.errors, [], 'HTTP-TS decodes without errors');
+    assert.ok(r.videoFrames >= 150 * 0.9, `frames ${r.videoFrames}`);
+    assert.ok(r.audioFrames > 0, 'audio decoded');
+  } finally {
+    await t.stop();
+  }
+});
