@@ -56,6 +56,8 @@ const RTSP_SETUP_IDLE_MS = RTSP_SESSION_TIMEOUT_S * 1000;
 export const RTSP_MAX_TRACKS = 8;
 /** RTCP receiver reports: RFC 3550 §6.2 minimum interval. */
 export const RTCP_RR_INTERVAL_MS = 5000;
+/** The first receiver report goes out this soon after RECORD (RFC 3550 §6.2 halves the first interval too). */
+export const RTCP_FIRST_RR_DELAY_MS = 1000;
 /** After an error response, give the client this long to read it before the socket is destroyed. */
 const CLOSE_LINGER_MS = 500;
 /** Bytes of responses queued on a client that does not read them: past this the connection is dropped. */
@@ -478,7 +480,7 @@ export class RtspSession {
     this.#opts.counters.publishes++;
     this.#state = 'recording';
     this.#recordStartMs = Date.now();
-    this.#lastReportMs = this.#recordStartMs;
+    this.#lastReportMs = this.#recordStartMs - RTCP_RR_INTERVAL_MS + RTCP_FIRST_RR_DELAY_MS;
     const transports = [...this.#setup.values()].map((s) => (s.pair !== undefined ? `udp:${s.pair.rtpPort}` : `tcp:${s.channels?.join('-')}`));
     this.#log.info({ stream: streamKeyString(target.key), url: target.url, transports }, 'RTSP RECORD: publishing');
     this.#respond(200, cseq, this.#sessionHeaders());

@@ -5,13 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { parseRtcpCompound, parseRtcpReceiverReport } from '../../../core/protocol/rtp/rtcp.ts';
+import { parseRtpPacket } from '../../../core/protocol/rtp/rtp-packet.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../../core/log.ts';
 import { casterOutput } from '../../../casters/index.ts';
 import { RtspCaster } from '../../../casters/rtsp/rtsp-caster.ts';
 import { fakeHub, type FakeHub } from '../../helpers/fake-hub.ts';
-import { freeTcpPort, waitFor } from '../../helpers/peers.ts';
+import { fixture, waitFor } from '../../helpers/peers.ts';
 import { h264AacSdp, RtspTestClient } from '../../helpers/rtsp-client.ts';
 
 const log = createLogger('silent');
@@ -222,4 +225,70 @@ test('200 sessions opened and closed (UDP and TCP, TEARDOWN or disconnect) leave
   assert.ok(heapGrowthMb < 50, `heap grew ${heapGrowthMb.toFixed(1)} MB`);
   await caster.stop();
   await sleep(10);
+});
+
+/** Datagrams of a length-prefixed capture (fixtures/rtp/*.rtp.bin: uint16 BE length + datagram). */
+function readDatagrams(file: string): Buffer[] {
+  const b = readFileSync(file);
+  const out: Buffer[] = [];
+  for (let o = 0; o + 2 <= b.length; ) {
+    const n = b.readUInt16BE(o);
+    out.push(b.subarray(o + 2, o + 2 + n));
+    o += 2 + n;
+  }
+  return out;
+}
+
+function bindUdp(port: number): Promise<Socket> {
+  const s = createSocket('udp4');
+  return new Promise((ok, fail) => {
+    s.once('error', fail);
+    s.bind(port, '127.0.0.1', () => ok(s));
+  });
+}
+
+test('UDP push of real RTP (ffmpeg capture): frames reach the hub, and RTCP receiver reports come back to client_port+1', { timeout: 20_000 }, async () => {
+  const { caster, port, hub } = await startCaster();
+  const c = await RtspTestClient.connect(port);
+  const clientRtp = await bindUdp(0);
+  const clientRtpPort = clientRtp.address().port;
+  let clientRtcp: Socket;
+  try {
+    clientRtcp = await bindUdp(clientRtpPort + 1);
+  } catch {
+    clientRtcp = await bindUdp(0); // the neighbour port is taken: the RR then goes to the port we announce
+  }
+  const reports: Buffer[] = [];
+  clientRtcp.on('message', (m) => reports.push(m));
+  const url = `rtsp://127.0.0.1:${port}/live/rr`;
+  const sdp = readFileSync(fixture('rtp/h264-320x240-25fps-2s.sdp'), 'utf8').replace(/a=control:[^\r\n]*\r?\n/g, '') + 'a=control:streamid=0\r\n';
+  try {
+    assert.equal((await c.request('ANNOUNCE', url, ANNOUNCE_HEADERS, sdp)).status, 200);
+    const s0 = await c.request('SETUP', `${url}/streamid=0`, {
+      Transport: `RTP/AVP/UDP;unicast;client_port=${clientRtpPort}-${clientRtcp.address().port};mode=record`,
+    });
+    assert.equal(s0.status, 200);
+    const serverRtp = Number(/server_port=(\d+)/.exec(s0.headers.get('transport') ?? '')?.[1]);
+    const session = (s0.headers.get('session') ?? '').split(';')[0] as string;
+    assert.equal((await c.request('RECORD', url, { Session: session })).status, 200);
+    const datagrams = readDatagrams(fixture('rtp/h264-320x240-25fps-2s.rtp.bin'));
+    const senderSsrc = parseRtpPacket(datagrams[0] as Buffer).ssrc;
+    for (const d of datagrams) {
+      clientRtp.send(d, serverRtp, '127.0.0.1');
+      await sleep(2);
+    }
+    await waitFor(() => (hub.published.get('__defaultVhost__/live/rr') ?? []).filter((m) => m.type === 9 && !m.isConfig).length >= 45, 5000);
+    const video = (hub.published.get('__defaultVhost__/live/rr') ?? []).filter((m) => m.type === 9 && !m.isConfig);
+    assert.equal(video[0]?.kind, 'keyframe');
+    await waitFor(() => reports.length > 0, 5000);
+    const rr = parseRtcpReceiverReport(reports[0] as Buffer);
+    assert.equal(rr.blocks[0]?.ssrc, senderSsrc, 'the report is about the pusher\'s SSRC');
+    assert.equal(rr.blocks[0]?.cumulativeLost, 0);
+    assert.ok(parseRtcpCompound(reports[0] as Buffer).length >= 2, 'compound RR + SDES');
+  } finally {
+    clientRtp.close();
+    clientRtcp.close();
+    c.close();
+    await caster.stop();
+  }
 });
