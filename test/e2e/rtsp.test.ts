@@ -5,6 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeStreamKey } from '../../core/media/stream-key.ts';
 import type { RtspCaster } from '../../casters/rtsp/rtsp-caster.ts';
@@ -27,13 +30,13 @@ const FIXTURE_BFRAMES = 'mp4/h264-bframes-aac-320x240-10s.mp4';
 const SOURCE_VIDEO_FRAMES = 250;
 const FFMPEG_QUIET = ['-nostdin', '-hide_banner', '-loglevel', 'error'];
 
-async function rtspGateway(): Promise<{ t: TestGateway; rtspPort: number; caster: RtspCaster }> {
+async function rtspGateway(vhost = HTTP_FLV_VHOST): Promise<{ t: TestGateway; rtspPort: number; caster: RtspCaster }> {
   const rtspPort = await freeTcpPort();
   // A range of its own per test run: parallel CI jobs on one machine must not collide (ports are probed anyway).
   const base = 40000 + 2 * Math.floor(Math.random() * 10000);
   const t = await startTestGateway(
     `stream_caster { enabled on; caster rtsp; output rtmp://127.0.0.1/[app]/[stream]; listen 127.0.0.1:${rtspPort}; ` +
-      `rtp_port_min ${base}; rtp_port_max ${base + 200}; idle_timeout 3; }\n` + HTTP_FLV_VHOST,
+      `rtp_port_min ${base}; rtp_port_max ${base + 200}; idle_timeout 3; }\n` + vhost,
   );
   const caster = t.gw.casters[0] as unknown as RtspCaster;
   return { t, rtspPort, caster };
@@ -199,5 +202,30 @@ test('H.265 with B-frames pushed by ffmpeg (sprop-vps/sps/pps) plays as HTTP-TS:
     assert.ok(r.audioFrames > 0, 'audio decoded');
   } finally {
     await t.stop();
+  }
+});
+
+test('two RTSP pushes at once (H.264 over UDP, H.265 over TCP) → HLS: ffmpeg plays both m3u8 with zero errors', { timeout: 60_000 }, async () => {
+  const hlsDir = mkdtempSync(join(tmpdir(), 'castgate-rtsp-hls-'));
+  const { t, rtspPort } = await rtspGateway(
+    `vhost __defaultVhost__ { hls { enabled on; hls_fragment 1; hls_window 10; hls_path ${hlsDir}; ` +
+      'hls_m3u8_file [app]/[stream].m3u8; hls_ts_file [app]/[stream]-[seq].ts; } http_remux { enabled on; mount [vhost]/[app]/[stream].flv; } }\n',
+  );
+  try {
+    const h264 = ffmpegPush(fixture(FIXTURE_BFRAMES), `rtsp://127.0.0.1:${rtspPort}/live/h264`, 'udp');
+    const h265 = ffmpegPush(fixture('mkv/h265-bframes-aac-320x240-6s.mkv'), `rtsp://127.0.0.1:${rtspPort}/live/h265`, 'tcp');
+    for (const [name, codec] of [['h264', 'h264'], ['h265', 'hevc']] as const) {
+      const url = t.httpUrl(`live/${name}.m3u8`);
+      await waitFor(async () => (await fetch(url)).status === 200, 15_000, 200);
+      const play = await decodeCheck(url, 2, { timeoutMs: 20_000 });
+      assert.deepEqual(play.errors, [], `${name}: HLS decodes without errors`);
+      assert.ok(play.videoFrames >= 40 && play.audioFrames > 0, `${name}: ${play.videoFrames} video frames`);
+      const streams = await probeStreams(url, { timeoutMs: 15_000 });
+      assert.equal(streams.find((s) => s.codec_type === 'video')?.codec_name, codec);
+    }
+    await Promise.all([h264.stop(), h265.stop()]);
+  } finally {
+    await t.stop();
+    rmSync(hlsDir, { recursive: true, force: true });
   }
 });
