@@ -292,3 +292,27 @@ test('UDP push of real RTP (ffmpeg capture): frames reach the hub, and RTCP rece
     await caster.stop();
   }
 });
+
+test('two rtsp casters sharing one RTP port range hand out distinct pairs (a taken pair is skipped)', async () => {
+  const base = 30000 + 2 * Math.floor(Math.random() * 10000);
+  const a = await startCaster({ rtpPortMin: base, rtpPortMax: base + 8 });
+  const b = await startCaster({ rtpPortMin: base, rtpPortMax: base + 8 });
+  const ca = await RtspTestClient.connect(a.port);
+  const cb = await RtspTestClient.connect(b.port);
+  try {
+    const ports: string[] = [];
+    for (const [c, port] of [[ca, a.port], [cb, b.port]] as const) {
+      const url = `rtsp://127.0.0.1:${port}/live/x`;
+      assert.equal((await c.request('ANNOUNCE', url, ANNOUNCE_HEADERS, h264AacSdp())).status, 200);
+      const r = await c.request('SETUP', `${url}/streamid=0`, { Transport: 'RTP/AVP/UDP;unicast;client_port=5000-5001;mode=record' });
+      assert.equal(r.status, 200);
+      ports.push(/server_port=(\d+-\d+)/.exec(r.headers.get('transport') ?? '')?.[1] ?? '');
+    }
+    assert.notEqual(ports[0], ports[1]);
+  } finally {
+    ca.close();
+    cb.close();
+    await a.caster.stop();
+    await b.caster.stop();
+  }
+});
