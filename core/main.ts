@@ -21,6 +21,7 @@ import type { StreamKey } from './media/stream-key.ts';
 import { RtmpServer } from './output/rtmp-server.ts';
 import { HttpServer } from './output/http-server.ts';
 import { HlsServer } from './output/hls/hls-server.ts';
+import { AudioFastCacheServer } from './output/audio-fast-cache.ts';
 import { createCaster, type Caster } from '../casters/index.ts';
 import { createIngesters, type Ingester } from '../ingest/index.ts';
 
@@ -61,6 +62,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     vhostAllowed: (vhost) => vhostConfig(config, vhost) !== undefined,
   });
   const hls = new HlsServer({ hub, log, hls: (vhost) => vhostConfig(config, vhost)?.hls });
+  const fastCache = new AudioFastCacheServer({
+    hub,
+    log,
+    fastCacheMs: (vhost) => {
+      const remux = vhostConfig(config, vhost)?.httpRemux;
+      return config.httpServer.enabled && remux?.enabled === true ? remux.fastCacheMs : 0;
+    },
+  });
   let http: HttpServer | undefined;
   const casters: Caster[] = [];
   const ingesters: Ingester[] = [];
@@ -71,12 +80,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await Promise.allSettled(ingesters.map((i) => i.stop()));
     await Promise.allSettled(casters.map((c) => c.stop()));
     await hls.close();
+    fastCache.close();
     hub.close();
     await Promise.allSettled([rtmp.close(), http?.close()]);
     log.info('gateway stopped');
   };
   try {
     hls.start();
+    fastCache.start();
     await rtmp.start();
     if (config.httpServer.enabled) {
       http = new HttpServer({
@@ -91,6 +102,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         },
         vhostNames: () => [...config.vhosts.keys()],
         consumerOptions,
+        fastCache: (key) => fastCache.snapshot(key),
         mwLatencyMs: (key) => vhostConfig(config, key.vhost)?.mwLatencyMs ?? 0,
         maxConnections: config.maxConnections,
       });

@@ -24,19 +24,16 @@ import type { Socket as UdpSocket } from 'node:dgram';
 import { ErrorCode, GatewayError, isGatewayError } from '../../core/errors.ts';
 import { PithyLog, type Logger } from '../../core/log.ts';
 import type { Publisher, SessionInfo } from '../../core/hub/ports.ts';
-import { createMessage, MessageType, type RtmpMessage } from '../../core/media/message.ts';
+import type { RtmpMessage } from '../../core/media/message.ts';
 import { streamKeyString } from '../../core/media/stream-key.ts';
-import { encodeAmf0, Amf0EcmaArray, type Amf0Value } from '../../core/protocol/amf0.ts';
-import { buildReceiverReport, type RtcpReportBlock } from '../../core/protocol/rtp/rtcp.ts';
 import { DEFAULT_UDP_REORDER } from '../../core/protocol/rtp/rtp-reorder-buffer.ts';
 import {
   RtspRequestReader,
   RtspRequestError,
-  serializeInterleavedFrame,
-  serializeRtspResponse,
   type RtspInput,
   type RtspRequest,
 } from '../../core/protocol/rtsp/rtsp-message.ts';
+import { serializeInterleavedFrame, serializeRtspResponse } from '../../core/protocol/rtsp/rtsp-response.ts';
 import { formatTransportHeader, parseTransportHeader, type RtspTransport } from '../../core/protocol/rtsp/transport-header.ts';
 import { findTrackByControl, parseAnnounceSdp, type SdpTrack } from '../../core/protocol/rtsp/sdp-tracks.ts';
 import { parseRtspStreamUrl } from '../../core/protocol/rtsp/rtsp-url.ts';
@@ -44,6 +41,7 @@ import type { CasterOutputVars, CasterTarget } from '../index.ts';
 import type { RtpPortPair, RtpPortPool } from './rtp-port-pool.ts';
 import { RtspTimeline } from './rtsp-timeline.ts';
 import { RtspTrack, type RtspTrackStats } from './rtsp-track.ts';
+import { chooseRecordTransport, receiverReports, RtspMediaOut, type SetupTrack } from './rtsp-media-out.ts';
 import { createTrackCodec } from './track-codecs.ts';
 
 /** Methods this server implements (OPTIONS `Public`). */
@@ -87,17 +85,6 @@ export interface RtspSessionOptions {
   readonly onDone: (session: RtspSession) => void;
 }
 
-/** A SETUP'd track: its pipeline (undefined when the codec is not publishable) and transport. */
-interface SetupTrack {
-  readonly sdp: SdpTrack;
-  readonly track: RtspTrack | undefined;
-  readonly transport: RtspTransport;
-  /** UDP: the bound server port pair. */
-  readonly pair?: RtpPortPair;
-  /** TCP: interleaved channels (RTP, RTCP). */
-  readonly channels?: readonly [number, number];
-}
-
 export class RtspSession {
   readonly id: string;
   readonly #opts: RtspSessionOptions;
@@ -123,8 +110,7 @@ export class RtspSession {
   /** Parsed inputs waiting for their turn (see #pump). */
   readonly #inputs: RtspInput[] = [];
   #pumping = false;
-  #metadataSent = false;
-  #lastTimestampMs = 0;
+  #mediaOut: RtspMediaOut | undefined;
 
   constructor(opts: RtspSessionOptions) {
     this.#opts = opts;
@@ -385,10 +371,7 @@ export class RtspSession {
       this.#reject(461, cseq, err);
       return;
     }
-    const transport = offered.find(
-      (t) => t.unicast && t.profile.toUpperCase().startsWith('RTP/AVP') && (t.mode === undefined || t.mode === 'record') &&
-        (t.lowerTransport === 'tcp' || t.clientPort !== undefined),
-    );
+    const transport = chooseRecordTransport(offered);
     if (transport === undefined) {
       this.#respond(461, cseq, [], 'need RTP/AVP unicast over UDP (client_port) or TCP (interleaved) with mode=record');
       return;
@@ -477,6 +460,7 @@ export class RtspSession {
       this.#reject(isGatewayError(err, ErrorCode.StreamBusy) ? 403 : 500, cseq, err);
       return;
     }
+    this.#mediaOut = new RtspMediaOut(this.#publisher, () => this.#setup.values());
     this.#opts.counters.publishes++;
     this.#state = 'recording';
     this.#recordStartMs = Date.now();
@@ -489,23 +473,7 @@ export class RtspSession {
   // ---- media out ----
 
   #onMessages(msgs: RtmpMessage[]): void {
-    const publisher = this.#publisher;
-    if (publisher === undefined) return;
-    for (const msg of msgs) {
-      if (msg.kind === 'video-config' || msg.kind === 'audio-config' || !this.#metadataSent) this.#sendMetadata(msg.timestamp);
-      this.#lastTimestampMs = msg.timestamp;
-      publisher.write(msg);
-    }
-  }
-
-  /** onMetaData from every track's codec facts (sent before the first message and on each new sequence header). */
-  #sendMetadata(timestampMs: number): void {
-    this.#metadataSent = true;
-    const meta: Record<string, Amf0Value> = {};
-    for (const s of this.#setup.values()) s.track?.codec.describe(meta);
-    meta.encoder = 'castgate';
-    const msg = createMessage(MessageType.Data, Math.max(timestampMs, this.#lastTimestampMs), encodeAmf0(['onMetaData', new Amf0EcmaArray(meta)]));
-    if (msg !== undefined) this.#publisher?.write(msg);
+    this.#mediaOut?.write(msgs);
   }
 
   #onDecodeError(err: GatewayError): void {
@@ -513,16 +481,11 @@ export class RtspSession {
   }
 
   #sendReceiverReports(nowMs: number): void {
-    for (const s of this.#setup.values()) {
-      const track = s.track;
-      if (track === undefined) continue;
-      const block: RtcpReportBlock | undefined = track.reportBlock(nowMs);
-      if (block === undefined) continue;
-      const rr = buildReceiverReport(this.#reporterSsrc, [block], 'castgate');
-      if (s.pair !== undefined && s.transport.clientPort !== undefined) {
-        sendUdp(s.pair.rtcp, rr, s.transport.clientPort[1], this.#remoteAddress);
-      } else if (s.channels !== undefined) {
-        this.#write(serializeInterleavedFrame(s.channels[1], rr));
+    for (const { setup, rr } of receiverReports(this.#setup.values(), this.#reporterSsrc, nowMs)) {
+      if (setup.pair !== undefined && setup.transport.clientPort !== undefined) {
+        sendUdp(setup.pair.rtcp, rr, setup.transport.clientPort[1], this.#remoteAddress);
+      } else if (setup.channels !== undefined) {
+        this.#write(serializeInterleavedFrame(setup.channels[1], rr));
       }
     }
   }
@@ -575,6 +538,7 @@ export class RtspSession {
       this.#log.info({ reason, tracks: stats.tracks }, 'RTSP session ended; unpublishing');
       this.#publisher.close(reason);
       this.#publisher = undefined;
+      this.#mediaOut = undefined;
     }
     for (const s of this.#setup.values()) s.pair?.release();
     this.#setup.clear();
@@ -583,8 +547,6 @@ export class RtspSession {
     this.#target = undefined;
     this.#sessionId = undefined;
     this.#timeline = new RtspTimeline();
-    this.#metadataSent = false;
-    this.#lastTimestampMs = 0;
     this.#state = 'init';
   }
 }

@@ -13,6 +13,9 @@
  * a stream whose vhost has a fast cache it attaches one cache; on unpublish the cache is emptied and detached (so
  * the source can be reaped), and the next publish gets a new, empty one. A new .mp3/.aac player gets
  * `snapshot(key)` first (http-stream.ts HttpAudioStream.prime), then the hub's live messages.
+ *
+ * Like every hub consumer (hub/consumer.ts), the cache gets the audio of a stream with video from its first
+ * keyframe on; an audio-only stream is cached from its first frame.
  */
 import type { Logger } from '../log.ts';
 import { nextSessionId } from '../log.ts';
@@ -215,7 +218,12 @@ export class AudioFastCacheServer {
     });
     const entry: { readonly cache: AudioFastCache; sub: Subscriber | undefined } = { cache, sub: undefined };
     this.#caches.set(k, entry);
-    entry.sub = this.#opts.hub.subscribe(key, { id: nextSessionId('fast-cache'), protocol: 'fast-cache' }, cache, { useGopCache: false });
+    try {
+      entry.sub = this.#opts.hub.subscribe(key, { id: nextSessionId('fast-cache'), protocol: 'fast-cache' }, cache, { useGopCache: false });
+    } catch (err) {
+      this.#caches.delete(k);
+      throw err; // the hub logs a failing publish listener; the publish itself goes on
+    }
     this.#opts.log.debug({ stream: k, fastCacheMs: windowMs }, 'audio fast cache attached');
   }
 

@@ -10,6 +10,9 @@
  * MPEG-TS, video/MP2T), `.mp3` (raw MP3 frames, audio/mpeg) and `.aac` (ADTS frames, audio/aac), whatever
  * extension the configured mount has (SRS enables one per mount; serving all four is simpler and harmless).
  *
+ * Fast cache (`http_remux fast_cache`): a new .mp3/.aac player first gets the stream's cached audio (one cache per
+ * stream, audio-fast-cache.ts), then the hub's messages.
+ *
  * HLS: for a vhost with `hls { enabled on; }`, `.m3u8` and `.ts` requests are served from its `hls_path`
  * (hls/hls-files.ts: MIME types, ranges, no escape from the root) before the live mounts and `dir`.
  */
@@ -21,6 +24,7 @@ import type { Logger } from '../log.ts';
 import { nextSessionId } from '../log.ts';
 import { isGatewayError, ErrorCode, GatewayError } from '../errors.ts';
 import type { ConsumerOptions, HubPort } from '../hub/ports.ts';
+import type { RtmpMessage } from '../media/message.ts';
 import { DEFAULT_VHOST, makeStreamKey, type StreamKey } from '../media/stream-key.ts';
 import { serveHlsFile } from './hls/hls-files.ts';
 import { createHttpLiveStream, HTTP_LIVE_CONTENT_TYPES, type HttpLiveFormat, type HttpLiveStream } from './http-stream.ts';
@@ -45,6 +49,11 @@ export interface HttpServerOptions {
   hlsRoot?: (vhost: string) => string | undefined;
   vhostNames: () => readonly string[];
   consumerOptions?: (key: StreamKey) => ConsumerOptions | undefined;
+  /**
+   * The audio fast cache of a stream (SRS http_remux fast_cache, audio-fast-cache.ts): undefined = none; else the
+   * messages a new .mp3/.aac player gets before the hub's (sequence header, then audio oldest first).
+   */
+  fastCache?: (key: StreamKey) => readonly RtmpMessage[] | undefined;
   /** Merged-write latency for a stream's players, ms (SRS mw_latency); default 0. */
   mwLatencyMs?: (key: StreamKey) => number;
   maxConnections?: number;
@@ -231,6 +240,9 @@ export class HttpServer {
     };
     const live = createHttpLiveStream(format, res, this.#opts.mwLatencyMs?.(key) ?? 0, done);
     const entry = { stream: live, format, close: (): void => live.onClose('server closing') };
+    // Fast cache first, then subscribe in the same tick: no live message falls between the two.
+    const cached = live.prime !== undefined ? this.#opts.fastCache?.(key) : undefined;
+    if (cached !== undefined && cached.length > 0) live.prime?.(cached);
     try {
       sub = this.#opts.hub.subscribe(key, { id, protocol, remote }, live, this.#opts.consumerOptions?.(key) ?? {});
     } catch (err) {

@@ -11,8 +11,9 @@
  * HTTP-TS (SRS SrsTsStreamEncoder): a TsMuxer per player — continuity counters are per connection, so TS is
  * serialized once per player (not shared like FLV tags); PAT/PMT go out at the start and before every keyframe.
  * HTTP-MP3 / HTTP-AAC (SrsMp3StreamEncoder / SrsAacStreamEncoder): audio-only, raw MP3 frames (views of the
- * shared payloads) or ADTS frames (a 7-byte header per frame + a view of the raw AAC). SRS's `fast_cache` (seconds
- * of audio kept for a quick start) is not implemented: players start with the GOP cache's audio instead.
+ * shared payloads) or ADTS frames (a 7-byte header per frame + a view of the raw AAC). With SRS's `fast_cache`
+ * (audio-fast-cache.ts) a new player is first `prime`d with the stream's cached audio, then the hub's messages
+ * follow; audio the cache already gave (the GOP cache's replay) is skipped by timestamp, so nothing repeats.
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -41,6 +42,12 @@ export const HTTP_LIVE_CONTENT_TYPES: Readonly<Record<HttpLiveFormat, string>> =
 /** What the HTTP server needs from any live stream encoder. */
 export interface HttpLiveStream extends ConsumerTarget {
   readonly bytesSent: number;
+  /**
+   * Audio streams only: write `cached` (an AAC sequence header, then audio messages oldest first: the fast
+   * cache's snapshot) before anything the hub delivers. Audio the hub then delivers with a timestamp at or
+   * before the last cached one is skipped, until newer audio arrives.
+   */
+  prime?(cached: readonly RtmpMessage[]): void;
   onClose(reason: string): void;
   end(): void;
 }
@@ -251,25 +258,47 @@ function audioCodecOf(msg: RtmpMessage): 'aac' | 'mp3' | undefined {
 export class HttpAudioStream extends HttpEncoderBase {
   readonly #format: 'mp3' | 'aac';
   #asc: AudioSpecificConfig | undefined;
+  /** Timestamp of the last primed audio message: hub audio up to it was sent already. -1 = none. */
+  #primedUntilMs = -1;
 
   constructor(format: 'mp3' | 'aac', res: ServerResponse, mwLatencyMs: number, onClose: (reason: string) => void) {
     super(res, mwLatencyMs, onClose);
     this.#format = format;
   }
 
+  /** See HttpLiveStream.prime: the fast cache's audio, written before the hub's messages. */
+  prime(cached: readonly RtmpMessage[]): void {
+    let last = -1;
+    for (const m of cached) {
+      this.#write(m);
+      if (m.kind === 'audio') last = m.timestamp;
+    }
+    if (last >= 0) this.#primedUntilMs = last;
+  }
+
   send(msg: RtmpMessage): boolean {
     if (this.closed || msg.type !== MessageType.Audio) return true;
+    if (this.#primedUntilMs >= 0 && msg.kind === 'audio') {
+      if (msg.timestamp <= this.#primedUntilMs) return true;
+      this.#primedUntilMs = -1;
+    }
+    this.#write(msg);
+    return this.writer.underHighWater(HTTP_STREAM_HIGH_WATER_BYTES);
+  }
+
+  #write(msg: RtmpMessage): void {
+    if (this.closed || msg.type !== MessageType.Audio) return;
     let h;
     try {
       h = readAudioTagHeader(msg.payload);
     } catch {
-      return true;
+      return;
     }
     const body = msg.payload.subarray(h.headerLength);
     const wanted = this.#format === 'mp3' ? SoundFormat.Mp3 : SoundFormat.Aac;
     if (h.soundFormat !== wanted) {
       this.fail(`stream audio (SoundFormat ${h.soundFormat}) cannot be served as .${this.#format}`);
-      return true;
+      return;
     }
     if (this.#format === 'mp3') {
       if (body.length > 0) this.writer.writeMedia(body);
@@ -285,11 +314,10 @@ export class HttpAudioStream extends HttpEncoderBase {
         writeAdtsHeader(adts, 0, this.#asc, body.length);
       } catch {
         this.fail('the AudioSpecificConfig cannot be expressed in ADTS');
-        return true;
+        return;
       }
       this.writer.writeMedia(adts);
       this.writer.writeMedia(body);
     }
-    return this.writer.underHighWater(HTTP_STREAM_HIGH_WATER_BYTES);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * End to end: HLS from a UDP MPEG-TS push (1 s GOP fixture, looped) and from an RTMP push, played by ffmpeg from
  * the gateway's HTTP server, the playlist checked with hls-parser (RFC 8216 rules), window expiry with
- * hls_cleanup, hls_dispose after the publisher leaves, and path traversal against the HLS route.
+ * hls_cleanup, hls_dispose after the publisher leaves, and path traversal against the HLS route; audio-only and
+ * video-only streams (ffmpeg lavfi sources) cut and played the same way.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import HLS from 'hls-parser';
 import { makeStreamKey } from '../../core/media/stream-key.ts';
-import { decodeCheck, fixture, freeUdpPort, publishRtmp, sendTsOverUdp, waitFor } from '../helpers/peers.ts';
+import { decodeCheck, fixture, freeUdpPort, probeStreams, publishRtmp, sendTsOverUdp, startProcess, waitFor, type Running } from '../helpers/peers.ts';
 import { startTestGateway } from './harness.ts';
 
 function hlsVhost(dir: string): string {
@@ -126,6 +127,60 @@ test('RTMP push → HLS: ffmpeg plays the m3u8 with zero errors; the playlist va
     await pub.stop();
   } finally {
     await pub.stop();
+    await t.stop();
+    rmSync(hlsDir, { recursive: true, force: true });
+  }
+});
+
+/** `ffmpeg -re` of a lavfi source for `seconds`, pushed as RTMP: audio only (sine → AAC) or video only (testsrc2 → H.264, 1 s GOP). */
+function publishLavfi(url: string, only: 'audio' | 'video', seconds: number): Running {
+  const input = only === 'audio'
+    ? ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`, '-c:a', 'aac', '-b:a', '64k']
+    : ['-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=25:duration=${seconds}`, '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '25'];
+  return startProcess('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-re', ...input, '-f', 'flv', url], { timeoutMs: seconds * 1000 + 15_000 });
+}
+
+test('audio-only and video-only RTMP pushes → HLS: playlists validate, audio cut at hls_fragment × hls_aof_ratio, video at keyframes, ffmpeg decodes with zero errors', { timeout: 40_000 }, async () => {
+  const hlsDir = mkdtempSync(join(tmpdir(), 'castgate-hls-'));
+  // hls_fragment 1 s, hls_aof_ratio 2.1 (the default): audio-only segments of 2.1 s; video (1 s GOP) cut at each keyframe.
+  const t = await startTestGateway(
+    `vhost __defaultVhost__ { hls { enabled on; hls_fragment 1; hls_aof_ratio 2.1; hls_window 30; hls_dispose 1; hls_path ${hlsDir}; `
+    + 'hls_m3u8_file [app]/[stream].m3u8; hls_ts_file [app]/[stream]-[seq].ts; } }\n',
+  );
+  const pubs = [publishLavfi(t.rtmpUrl('live/aonly'), 'audio', 14), publishLavfi(t.rtmpUrl('live/vonly'), 'video', 14)];
+  try {
+    const audioUrl = t.httpUrl('live/aonly.m3u8');
+    const videoUrl = t.httpUrl('live/vonly.m3u8');
+    const enough = async (url: string, n: number): Promise<HLS.types.MediaPlaylist | undefined> => {
+      const p = await playlist(url);
+      return p !== undefined && p.segments.length >= n ? p : undefined;
+    };
+    const lists = await Promise.all([waitFor(() => enough(audioUrl, 3), 15_000, 200), waitFor(() => enough(videoUrl, 4), 15_000, 200)]);
+    const [audioList, videoList] = lists as [HLS.types.MediaPlaylist, HLS.types.MediaPlaylist]; // waitFor returns truthy values only
+    assertValid(audioList);
+    assertValid(videoList);
+    for (const s of audioList.segments) assert.ok(Math.abs(s.duration - 2.1) <= 0.5, `audio-only segment ${s.duration} s (hls_fragment 1 × hls_aof_ratio 2.1)`);
+    for (const s of videoList.segments) assert.ok(Math.abs(s.duration - 1) <= 0.5, `video-only segment ${s.duration} s (hls_fragment 1, 1 s GOP)`);
+    assert.ok(audioList.targetDuration >= 3, `TARGETDURATION ${audioList.targetDuration} ≥ ceil(2.1)`);
+
+    const [audioProbe, videoProbe] = await Promise.all([
+      probeStreams(new URL(audioList.segments[0]?.uri ?? '', audioUrl).href),
+      probeStreams(new URL(videoList.segments[0]?.uri ?? '', videoUrl).href),
+    ]);
+    assert.deepEqual(audioProbe.map((s) => s.codec_name), ['aac'], 'audio-only segment: one AAC stream');
+    assert.deepEqual(videoProbe.map((s) => s.codec_name), ['h264'], 'video-only segment: one H.264 stream');
+
+    const [audioPlay, videoPlay] = await Promise.all([decodeCheck(audioUrl, 4, { timeoutMs: 20_000 }), decodeCheck(videoUrl, 3, { timeoutMs: 20_000 })]);
+    assert.deepEqual(audioPlay.errors, [], 'audio-only HLS decodes without errors');
+    assert.equal(audioPlay.code, 0);
+    assert.equal(audioPlay.videoFrames, 0);
+    assert.ok(audioPlay.audioFrames >= 150, `audio frames ${audioPlay.audioFrames} (4 s ≈ 172)`);
+    assert.deepEqual(videoPlay.errors, [], 'video-only HLS decodes without errors');
+    assert.equal(videoPlay.code, 0);
+    assert.equal(videoPlay.audioFrames, 0);
+    assert.ok(videoPlay.videoFrames >= 70, `video frames ${videoPlay.videoFrames} (3 s = 75)`);
+  } finally {
+    await Promise.all(pubs.map((p) => p.stop()));
     await t.stop();
     rmSync(hlsDir, { recursive: true, force: true });
   }

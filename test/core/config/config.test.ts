@@ -215,7 +215,7 @@ test('an empty conf gives every default', () => {
     queueLengthMs: 10_000,
     timeJitter: 'full',
     mwLatencyMs: 100,
-    httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv' },
+    httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv', fastCacheMs: 0 },
     hls: HLS_DEFAULTS,
     ingests: [],
   });
@@ -300,7 +300,7 @@ test('vhost: play {} layout (SRS 3+) and the old direct layout (SRS 2)', () => {
     .config.vhosts.get('a.com');
   const expected = {
     name: 'a.com', enabled: true, gopCache: false, queueLengthMs: 500, timeJitter: 'zero', mwLatencyMs: 100,
-    httpRemux: { enabled: true, mount: '[app]/[stream].flv' },
+    httpRemux: { enabled: true, mount: '[app]/[stream].flv', fastCacheMs: 0 },
     hls: HLS_DEFAULTS,
     ingests: [],
   };
@@ -318,6 +318,13 @@ test('vhost: play {} layout (SRS 3+) and the old direct layout (SRS 2)', () => {
   assert.deepEqual(dup.warnings, [
     { file: 'conf/t.conf', line: 2, col: 1, message: "duplicate 'max_connections' ignored, the first at conf/t.conf:1:1 wins" },
   ]);
+});
+
+test('http_remux fast_cache: seconds → fastCacheMs, default 0, range checked', () => {
+  assert.equal(load('vhost v { http_remux { enabled on; fast_cache 2.5; } }').config.vhosts.get('v')?.httpRemux.fastCacheMs, 2500);
+  assert.equal(load('vhost v { http_remux { enabled on; } }').config.vhosts.get('v')?.httpRemux.fastCacheMs, 0);
+  assert.throws(() => load('vhost v { http_remux { fast_cache -1; } }'), (e: unknown) => e instanceof GatewayError && e.code === ErrorCode.ConfInvalid);
+  assert.throws(() => load('vhost v { http_remux { fast_cache 3601; } }'), (e: unknown) => e instanceof GatewayError && e.code === ErrorCode.ConfInvalid);
 });
 
 test('vhostConfig falls back to __defaultVhost__ and hides disabled vhosts', () => {
@@ -421,14 +428,14 @@ test("a realistic chunk of SRS's full.conf loads with warnings only", () => {
   ]);
   assert.deepEqual(vhostConfig(config, 'play.srs.com'), {
     name: 'play.srs.com', enabled: true, gopCache: false, queueLengthMs: 10_000, timeJitter: 'full', mwLatencyMs: 350,
-    httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv' },
+    httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv', fastCacheMs: 0 },
     hls: HLS_DEFAULTS,
     ingests: [],
   });
-  assert.deepEqual(config.vhosts.get('http.remux.srs.com')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv' });
+  assert.deepEqual(config.vhosts.get('http.remux.srs.com')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv', fastCacheMs: 30_000 });
   assert.deepEqual(config.vhosts.get('hls.srs.com')?.hls, { ...HLS_DEFAULTS, enabled: true, tdRatio: 1.5 });
   const names = warnings.map((w) => /'([^']+)'/.exec(w.message)?.[1]);
-  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'dvr', 'http_hooks', 'transcode', 'fast_cache', 'gb28181']) {
+  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'dvr', 'http_hooks', 'transcode', 'gb28181']) {
     assert.ok(names.includes(n), `expected a warning for ${n}: ${JSON.stringify(names)}`);
   }
   for (const w of warnings) assert.ok(w.file === 'srs/full.conf' && w.line > 0 && w.col > 0);
@@ -453,7 +460,7 @@ test('every conf/*.conf loads without errors or warnings', () => {
     [[true, 'mpegts_over_udp', 'rtmp://127.0.0.1/live/livestream', 8935], [true, 'rtsp', 'rtmp://127.0.0.1/[app]/[stream]', 8554]],
   );
   assert.deepEqual([main.streamCasters[1]?.rtpPortMin, main.streamCasters[1]?.rtpPortMax], [57200, 57300]);
-  assert.deepEqual(vhostConfig(main, 'x')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv' });
+  assert.deepEqual(vhostConfig(main, 'x')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv', fastCacheMs: 0 });
   const udp = loadConfig(join(confDir, 'push.mpegts.over.udp.conf')).config;
   assert.equal(udp.streamCasters[0]?.output, 'rtmp://127.0.0.1/live/livestream');
   assert.equal(loadConfig(join(confDir, 'http.flv.live.conf')).config.vhosts.get('__defaultVhost__')?.httpRemux.enabled, true);

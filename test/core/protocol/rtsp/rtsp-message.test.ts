@@ -18,9 +18,8 @@ import {
   RtspHeaders,
   RtspRequestError,
   RtspRequestReader,
-  serializeInterleavedFrame,
-  serializeRtspResponse,
 } from '../../../../core/protocol/rtsp/rtsp-message.ts';
+import { serializeInterleavedFrame, serializeRtspResponse } from '../../../../core/protocol/rtsp/rtsp-response.ts';
 import type { RtspInput, RtspRequest } from '../../../../core/protocol/rtsp/rtsp-message.ts';
 
 const fixture = (name: string): Buffer =>
