@@ -26,7 +26,7 @@ import { PithyLog, type Logger } from '../../core/log.ts';
 import type { Publisher, SessionInfo } from '../../core/hub/ports.ts';
 import type { RtmpMessage } from '../../core/media/message.ts';
 import { streamKeyString } from '../../core/media/stream-key.ts';
-import { DEFAULT_UDP_REORDER } from '../../core/protocol/rtp/rtp-reorder-buffer.ts';
+import { DEFAULT_UDP_REORDER, type RtpReorderOptions } from '../../core/protocol/rtp/rtp-reorder-buffer.ts';
 import {
   RtspRequestReader,
   RtspRequestError,
@@ -54,6 +54,8 @@ const RTSP_SETUP_IDLE_MS = RTSP_SESSION_TIMEOUT_S * 1000;
 export const RTSP_MAX_TRACKS = 8;
 /** RTCP receiver reports: RFC 3550 §6.2 minimum interval. */
 export const RTCP_RR_INTERVAL_MS = 5000;
+/** Interleaved TCP keeps packet order: no reorder buffer (a gap is a loss at once, reported by sequence number). */
+const TCP_REORDER: RtpReorderOptions = Object.freeze({ maxPackets: 0, maxDelayMs: 0 });
 /** The first receiver report goes out this soon after RECORD (RFC 3550 §6.2 halves the first interval too). */
 export const RTCP_FIRST_RR_DELAY_MS = 1000;
 /** After an error response, give the client this long to read it before the socket is destroyed. */
@@ -377,7 +379,7 @@ export class RtspSession {
       return;
     }
     this.#sessionId ??= randomBytes(8).toString('hex');
-    const track = this.#createTrack(sdp);
+    const track = this.#createTrack(sdp, transport.lowerTransport === 'tcp' ? TCP_REORDER : DEFAULT_UDP_REORDER);
     if (transport.lowerTransport === 'tcp') {
       const channels = transport.interleaved ?? this.#nextChannels();
       if (this.#byChannel.has(channels[0]) || this.#byChannel.has(channels[1])) {
@@ -418,14 +420,14 @@ export class RtspSession {
     this.#respond(200, cseq, [['Transport', formatTransportHeader(reply)], ...this.#sessionHeaders()]);
   }
 
-  #createTrack(sdp: SdpTrack): RtspTrack | undefined {
+  #createTrack(sdp: SdpTrack, reorder: RtpReorderOptions): RtspTrack | undefined {
     try {
       const codec = createTrackCodec(sdp, (err) => this.#onDecodeError(err));
       return new RtspTrack({
         sdp,
         codec,
         timeline: this.#timeline,
-        reorder: DEFAULT_UDP_REORDER,
+        reorder,
         onMessages: (msgs) => this.#onMessages(msgs),
         onError: (err) => this.#onDecodeError(err),
       });
