@@ -5,13 +5,15 @@
  * (one program clock), then the shared codec packagers (core/codec) build one message per access unit:
  * H.264 Annex-B PES → AvcPackager (one PES = one AU, as SRS and mediamtx assume), ADTS PES → AacPackager,
  * MPEG audio PES → MpegAudioPackager. An onMetaData message is emitted whenever a new sequence header appears.
- * H.265 (stream_type 0x24) is recognised and reported; RTMP output of it is a later issue.
+ * H.265 (stream_type 0x24) → HevcPackager: Enhanced RTMP `hvc1` frames (RTMP/HTTP-FLV players that speak
+ * Enhanced RTMP; HTTP-TS and HLS carry it as stream_type 0x24 again).
  */
 import type { GatewayError } from '../../core/errors.ts';
 import { ErrorCode, GatewayError as GwError } from '../../core/errors.ts';
 import { createMessage, MessageType, type RtmpMessage } from '../../core/media/message.ts';
 import { Pts33Unwrapper } from '../../core/media/timestamp.ts';
 import { AvcPackager } from '../../core/codec/h264/avc-packager.ts';
+import { HevcPackager } from '../../core/codec/h265/hevc-packager.ts';
 import { splitAnnexB } from '../../core/codec/h264/nalu.ts';
 import { AacPackager } from '../../core/codec/aac/aac-packager.ts';
 import { MpegAudioPackager } from '../../core/codec/mpeg-audio.ts';
@@ -30,6 +32,7 @@ export class TsToRtmp implements TsDemuxerSink {
   readonly #sink: TsToRtmpSink;
   #clock = new Pts33Unwrapper();
   #avc = new AvcPackager();
+  #hevc = new HevcPackager();
   #aac = new AacPackager();
   #mp3 = new MpegAudioPackager();
   #videoPid = -1;
@@ -45,6 +48,7 @@ export class TsToRtmp implements TsDemuxerSink {
   reset(): void {
     this.#clock = new Pts33Unwrapper();
     this.#avc = new AvcPackager();
+    this.#hevc = new HevcPackager();
     this.#aac = new AacPackager();
     this.#mp3 = new MpegAudioPackager();
     this.#videoPid = -1;
@@ -57,12 +61,11 @@ export class TsToRtmp implements TsDemuxerSink {
     this.#videoPid = -1;
     this.#audioPid = -1;
     for (const t of tracks) {
-      if (t.codec === 'h264' && this.#videoPid < 0) this.#videoPid = t.pid;
+      if ((t.codec === 'h264' || t.codec === 'h265') && this.#videoPid < 0) this.#videoPid = t.pid;
       else if ((t.codec === 'aac' || t.codec === 'mp3') && this.#audioPid < 0) this.#audioPid = t.pid;
       else if (!this.#reported.has(t.pid)) {
         this.#reported.add(t.pid);
-        const what = t.codec === 'h265' ? 'H.265 (stream_type 0x24) is not supported for RTMP output yet'
-          : `stream_type 0x${t.streamType.toString(16)} (${t.codec}) is not published`;
+        const what = `stream_type 0x${t.streamType.toString(16)} (${t.codec}) is not published`;
         this.#sink.onDecodeError(new GwError(ErrorCode.TsUnsupportedCodec, `pid ${t.pid}: ${what}`));
       }
     }
@@ -79,6 +82,7 @@ export class TsToRtmp implements TsDemuxerSink {
     const dts = dts90k === undefined || dts90k === pts90k ? pts : pts - wrapDiff(pts90k, dts90k);
     let out: RtmpMessage[];
     if (track.codec === 'h264') out = this.#avc.packAccessUnit(splitAnnexB(data), pts, dts);
+    else if (track.codec === 'h265') out = this.#hevc.packAccessUnit(splitAnnexB(data), pts, dts);
     else if (track.codec === 'aac') out = this.#aac.packAdts(data, pts);
     else out = this.#mp3.packFrames(data, pts);
     for (const msg of out) {
@@ -96,11 +100,17 @@ export class TsToRtmp implements TsDemuxerSink {
   #emitMetadata(timestampMs: number): void {
     const meta: Record<string, Amf0Value> = {};
     const sps = this.#avc.sps;
+    const hevc = this.#hevc.sps;
     if (sps !== undefined) {
       meta.width = sps.width;
       meta.height = sps.height;
       meta.videocodecid = 7;
       if (sps.fps !== undefined) meta.framerate = sps.fps;
+    } else if (hevc !== undefined) {
+      meta.width = hevc.width;
+      meta.height = hevc.height;
+      meta.videocodecid = HVC1_FOURCC;
+      if (hevc.fps !== undefined) meta.framerate = hevc.fps;
     }
     const asc = this.#aac.config;
     const mp3 = this.#mp3.header;
@@ -121,6 +131,9 @@ export class TsToRtmp implements TsDemuxerSink {
     if (msg !== undefined) this.#sink.onMessage(msg);
   }
 }
+
+/** 'hvc1' as a big-endian uint32: Enhanced RTMP's onMetaData videocodecid for H.265. */
+const HVC1_FOURCC = 0x68766331;
 
 /** (pts − dts) on the 33-bit clock, as a small non-negative-or-negative number of ticks. */
 function wrapDiff(pts90k: number, dts90k: number): number {

@@ -207,3 +207,25 @@ test('multicast: the caster joins the group on the configured interface; ffmpeg 
     await t.stop();
   }
 });
+
+test('H.265 TS over UDP (B-frames) is published (Enhanced RTMP hvc1) and plays back as HTTP-TS hevc with zero errors', { timeout: 60_000 }, async () => {
+  const udp = await freeUdpPort();
+  const t = await startTestGateway(caster(udp, 'rtmp://127.0.0.1:{RTMP}/live/hevc') + HTTP_FLV_VHOST);
+  try {
+    const play = decodeCheck(t.httpUrl('live/hevc.ts'), 20, { timeoutMs: 40_000 });
+    await sleep(500);
+    // Not looped: the fixture ends inside an open GOP, so a looped copy does not decode cleanly even without us.
+    const sender = sendTsOverUdp(fixture('h265/testsrc2-320x240-bf3-2s.ts'), udp, { loops: 0, timeoutMs: 30_000 });
+    await waitFor(() => t.gw.hub.isPublishing(makeStreamKey('__defaultVhost__', 'live', 'hevc')), 10_000);
+    const streams = await probeStreams(t.httpUrl('live/hevc.ts'), { timeoutMs: 15_000 });
+    const video = streams.find((s) => s.codec_type === 'video');
+    assert.equal(video?.codec_name, 'hevc');
+    assert.equal(Number(video?.width), 320);
+    await sender.exited;
+    const r = await play;
+    assert.deepEqual(r.errors, [], 'HTTP-TS decodes without errors');
+    assert.ok(r.videoFrames >= 50 * 0.9, `frames ${r.videoFrames}`);
+  } finally {
+    await t.stop();
+  }
+});

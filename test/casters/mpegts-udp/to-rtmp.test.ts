@@ -76,10 +76,21 @@ test('truncated and corrupted TS: no throw, frames lost only around the damage',
   assert.ok(video.length > 130, `video AUs ${video.length}`);
 });
 
-test('H.265 (stream_type 0x24) is recognised and reported once, not published as garbage', () => {
+test('H.265 (stream_type 0x24) → Enhanced RTMP hvc1: one sequence header, 25 frames, keyframe first, metadata with the size', () => {
   const { messages, errors } = remux('ts/demux-h265-1s.ts');
-  const h265 = errors.filter((e) => e.code === 'GW_ERR_TS_UNSUPPORTED_CODEC');
-  assert.equal(h265.length, 1, 'reported once');
-  assert.match(h265[0].message, /H\.265/);
-  assert.equal(messages.filter((m) => m.type === 9).length, 0, 'no video messages from an H.265 track');
+  assert.deepEqual(errors, []);
+  const video = messages.filter((m) => m.type === 9);
+  assert.equal(video.filter((m) => m.kind === 'video-config').length, 1);
+  const frames = video.filter((m) => !m.isConfig);
+  assert.equal(frames.length, 25);
+  assert.equal(frames[0]?.kind, 'keyframe');
+  // ExVideoTagHeader: IsExHeader bit, FourCC 'hvc1'.
+  for (const m of video) {
+    assert.equal((m.payload[0] as number) & 0x80, 0x80);
+    assert.equal(m.payload.subarray(1, 5).toString('latin1'), 'hvc1');
+  }
+  for (let i = 1; i < frames.length; i++) assert.ok((frames[i]?.timestamp ?? 0) > (frames[i - 1]?.timestamp ?? 0), `DTS rises at ${i}`);
+  const meta = messages.find((m) => m.kind === 'metadata');
+  assert.ok(meta !== undefined);
+  assert.ok(meta.payload.includes(Buffer.from('width')), 'onMetaData has the width');
 });
