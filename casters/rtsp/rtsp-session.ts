@@ -27,12 +27,7 @@ import type { Publisher, SessionInfo } from '../../core/hub/ports.ts';
 import type { RtmpMessage } from '../../core/media/message.ts';
 import { streamKeyString } from '../../core/media/stream-key.ts';
 import { DEFAULT_UDP_REORDER, type RtpReorderOptions } from '../../core/protocol/rtp/rtp-reorder-buffer.ts';
-import {
-  RtspRequestReader,
-  RtspRequestError,
-  type RtspInput,
-  type RtspRequest,
-} from '../../core/protocol/rtsp/rtsp-message.ts';
+import { RtspRequestError, type RtspRequest } from '../../core/protocol/rtsp/rtsp-message.ts';
 import { serializeInterleavedFrame, serializeRtspResponse } from '../../core/protocol/rtsp/rtsp-response.ts';
 import { formatTransportHeader, parseTransportHeader, type RtspTransport } from '../../core/protocol/rtsp/transport-header.ts';
 import { findTrackByControl, parseAnnounceSdp, type SdpTrack } from '../../core/protocol/rtsp/sdp-tracks.ts';
@@ -43,6 +38,7 @@ import { RtspTimeline } from './rtsp-timeline.ts';
 import { RtspTrack, type RtspTrackStats } from './rtsp-track.ts';
 import { chooseRecordTransport, receiverReports, RtspMediaOut, type SetupTrack } from './rtsp-media-out.ts';
 import { createTrackCodec } from './track-codecs.ts';
+import { RtspInputQueue } from './rtsp-input-queue.ts';
 
 /** Methods this server implements (OPTIONS `Public`). */
 const PUBLIC_METHODS = 'OPTIONS, ANNOUNCE, SETUP, RECORD, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
@@ -91,7 +87,6 @@ export class RtspSession {
   readonly id: string;
   readonly #opts: RtspSessionOptions;
   readonly #log: Logger;
-  readonly #reader = new RtspRequestReader();
   readonly #decodeErrors: PithyLog;
   readonly #foreign: PithyLog;
   readonly #remoteAddress: string;
@@ -109,10 +104,9 @@ export class RtspSession {
   #recordStartMs = 0;
   readonly #reporterSsrc = randomBytes(4).readUInt32BE(0);
   #closed = false;
-  /** Parsed inputs waiting for their turn (see #pump). */
-  readonly #inputs: RtspInput[] = [];
-  #pumping = false;
   #mediaOut: RtspMediaOut | undefined;
+  /** Reads the socket; kept for its lifetime. */
+  readonly #input: RtspInputQueue;
 
   constructor(opts: RtspSessionOptions) {
     this.#opts = opts;
@@ -123,7 +117,12 @@ export class RtspSession {
     this.#remoteAddress = normalizeAddress(opts.socket.remoteAddress ?? '');
     const { socket } = opts;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#input = new RtspInputQueue(socket, {
+      onRequest: (req) => this.#onRequest(req),
+      onInterleaved: (channel, payload) => this.#onInterleaved(channel, payload, Date.now()),
+      onFatal: (err) => this.#onFatal(err),
+      isClosed: () => this.#closed,
+    });
     socket.on('error', (err) => this.close(`connection error: ${err.message}`));
     socket.on('close', () => this.close('connection closed by the client'));
     opts.counters.sessions++;
@@ -187,50 +186,15 @@ export class RtspSession {
 
   // ---- input ----
 
-  #onData(chunk: Buffer): void {
-    if (this.#closed) return;
-    let inputs: RtspInput[];
-    try {
-      inputs = this.#reader.push(chunk);
-    } catch (err) {
-      this.#opts.counters.protocolErrors++;
-      if (err instanceof RtspRequestError) {
-        this.#log.warn({ code: err.code, status: err.status }, `bad RTSP request: ${err.message}`);
-        this.#respond(err.status, err.cseq, [], `${err.code}: ${err.message}`);
-      } else {
-        this.#log.error({ err }, 'RTSP reader failed');
-      }
-      this.close('protocol error');
-      return;
+  #onFatal(err: unknown): void {
+    this.#opts.counters.protocolErrors++;
+    if (err instanceof RtspRequestError) {
+      this.#log.warn({ code: err.code, status: err.status }, `bad RTSP request: ${err.message}`);
+      this.#respond(err.status, err.cseq, [], `${err.code}: ${err.message}`);
+    } else {
+      this.#log.error({ err }, 'RTSP reader failed');
     }
-    for (const input of inputs) this.#inputs.push(input);
-    if (!this.#pumping) void this.#pump();
-  }
-
-  /**
-   * Handle queued inputs strictly in order: a UDP SETUP waits for its port pair, and the requests and
-   * interleaved frames behind it (pipelined) wait for it, so responses keep the order of requests.
-   */
-  async #pump(): Promise<void> {
-    this.#pumping = true;
-    const { socket } = this.#opts;
-    try {
-      while (this.#inputs.length > 0 && !this.#closed) {
-        const input = this.#inputs.shift() as RtspInput;
-        if (input.kind === 'interleaved') {
-          this.#onInterleaved(input.channel, input.payload, Date.now());
-          continue;
-        }
-        const pending = this.#onRequest(input.request);
-        if (pending !== undefined) {
-          if (this.#inputs.length > 0) socket.pause();
-          await pending;
-        }
-      }
-    } finally {
-      this.#pumping = false;
-      if (!this.#closed && socket.isPaused()) socket.resume();
-    }
+    this.close('protocol error');
   }
 
   #onInterleaved(channel: number, payload: Buffer, nowMs: number): void {
