@@ -13,7 +13,7 @@ import { ErrorCode, GatewayError as GwError } from '../../core/errors.ts';
 import { createMessage, MessageType, type RtmpMessage } from '../../core/media/message.ts';
 import { Pts33Unwrapper } from '../../core/media/timestamp.ts';
 import { AvcPackager } from '../../core/codec/h264/avc-packager.ts';
-import { HevcPackager } from '../../core/codec/h265/hevc-packager.ts';
+import { HEVC_FOURCC_ID, HevcPackager } from '../../core/codec/h265/hevc-packager.ts';
 import { splitAnnexB } from '../../core/codec/h264/nalu.ts';
 import { AacPackager } from '../../core/codec/aac/aac-packager.ts';
 import { MpegAudioPackager } from '../../core/codec/mpeg-audio.ts';
@@ -109,7 +109,7 @@ export class TsToRtmp implements TsDemuxerSink {
     } else if (hevc !== undefined) {
       meta.width = hevc.width;
       meta.height = hevc.height;
-      meta.videocodecid = HVC1_FOURCC;
+      meta.videocodecid = HEVC_FOURCC_ID;
       if (hevc.fps !== undefined) meta.framerate = hevc.fps;
     }
     const asc = this.#aac.config;
@@ -131,9 +131,6 @@ export class TsToRtmp implements TsDemuxerSink {
     if (msg !== undefined) this.#sink.onMessage(msg);
   }
 }
-
-/** 'hvc1' as a big-endian uint32: Enhanced RTMP's onMetaData videocodecid for H.265. */
-const HVC1_FOURCC = 0x68766331;
 
 /** (pts − dts) on the 33-bit clock, as a small non-negative-or-negative number of ticks. */
 function wrapDiff(pts90k: number, dts90k: number): number {

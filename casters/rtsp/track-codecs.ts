@@ -12,7 +12,7 @@
  * | PCMA / PCMU     | RFC 3551 G.711          | FLV SoundFormat 7 / 8                             |
  */
 import { ErrorCode, GatewayError } from '../../core/errors.ts';
-import type { RtmpMessage } from '../../core/media/message.ts';
+import { VideoCodecId, type RtmpMessage } from '../../core/media/message.ts';
 import type { Amf0Value } from '../../core/protocol/amf0.ts';
 import type { RtpPacket } from '../../core/protocol/rtp/rtp-packet.ts';
 import type { SdpTrack } from '../../core/protocol/rtsp/sdp-tracks.ts';
@@ -21,7 +21,8 @@ import { isVclNaluType } from '../../core/codec/h264/nalu.ts';
 import { parseH264Fmtp } from '../../core/codec/h264/h264-fmtp.ts';
 import { RtpH264Depacketizer } from '../../core/codec/h264/rtp-h264-depacketizer.ts';
 import { H264DtsExtractor } from '../../core/codec/h264/dts-extractor.ts';
-import { HevcPackager } from '../../core/codec/h265/hevc-packager.ts';
+import { HEVC_FOURCC_ID, HevcPackager } from '../../core/codec/h265/hevc-packager.ts';
+import { h265NaluType, isVcl as isVcl265 } from '../../core/codec/h265/nalu.ts';
 import { parseH265Fmtp } from '../../core/codec/h265/h265-fmtp.ts';
 import { RtpH265Depacketizer } from '../../core/codec/h265/rtp-h265-depacketizer.ts';
 import { H265DtsExtractor } from '../../core/codec/h265/dts-extractor.ts';
@@ -51,8 +52,6 @@ export interface TrackCodec {
 
 type OnError = (err: GatewayError) => void;
 
-/** 'hvc1' as a big-endian uint32 (Enhanced RTMP onMetaData videocodecid). */
-const HVC1_FOURCC = 0x68766331;
 
 /**
  * The pipeline for one SDP track.
@@ -62,9 +61,9 @@ const HVC1_FOURCC = 0x68766331;
 export function createTrackCodec(track: SdpTrack, onError: OnError): TrackCodec {
   switch (track.encodingName) {
     case 'H264':
-      return new H264TrackCodec(track, onError);
+      return new VideoTrackCodec(h264Parts(track, onError), onError);
     case 'H265':
-      return new H265TrackCodec(track, onError);
+      return new VideoTrackCodec(h265Parts(track, onError), onError);
     case 'MPEG4-GENERIC':
     case 'MP4A-LATM':
       return new AacTrackCodec(track, onError);
@@ -79,110 +78,101 @@ export function createTrackCodec(track: SdpTrack, onError: OnError): TrackCodec 
   }
 }
 
-class H264TrackCodec implements TrackCodec {
-  readonly media = 'video';
-  readonly codec = 'h264';
-  readonly stats = { frames: 0, droppedFrames: 0 };
-  readonly #onError: OnError;
-  readonly #depacketizer: RtpH264Depacketizer;
-  readonly #dts = new H264DtsExtractor();
-  readonly #packager = new AvcPackager();
-
-  constructor(track: SdpTrack, onError: OnError) {
-    this.#onError = onError;
-    this.#depacketizer = new RtpH264Depacketizer(onError);
-    const fmtp = parseH264Fmtp(track.fmtp);
-    if (fmtp.packetizationMode > 1) {
-      throw new GatewayError(ErrorCode.RtpUnsupportedCodec, `track ${track.index}: H264 packetization-mode ${fmtp.packetizationMode} (interleaved) is not supported`);
-    }
-    if (fmtp.sps !== undefined && fmtp.pps !== undefined) {
-      try {
-        this.#packager.setParameterSets(fmtp.sps, fmtp.pps);
-        this.#dts.setParameterSets(fmtp.sps, fmtp.pps);
-      } catch (err) {
-        // In-band SPS/PPS (sent before every IDR by most encoders) will still do.
-        onError(err as GatewayError);
-      }
-    }
-  }
-
-  push(pkt: RtpPacket, lostBefore: number, toTicks: ToTicks90k): RtmpMessage[] {
-    if (lostBefore > 0) this.#depacketizer.onPacketLoss();
-    const au = this.#depacketizer.push(pkt);
-    if (au === undefined) return [];
-    const pts90k = toTicks(au.rtpTimestamp);
-    let dts90k: number;
-    try {
-      dts90k = this.#dts.extract(au.nalus, pts90k);
-    } catch (err) {
-      // An AU of parameter sets only (no slice) has no DTS but may carry a new SPS/PPS: the packager turns it
-      // into a sequence header and publishes no frame.
-      if (!au.nalus.some((n) => isVclNaluType((n[0] ?? 0) & 0x1f))) return this.#packager.packAccessUnit(au.nalus, pts90k, pts90k);
-      this.stats.droppedFrames++;
-      this.#onError(err as GatewayError);
-      return [];
-    }
-    return countFrames(this.stats, this.#packager.packAccessUnit(au.nalus, pts90k, dts90k));
-  }
-
-  describe(meta: Record<string, Amf0Value>): void {
-    const sps = this.#packager.sps;
-    if (sps === undefined) return;
-    meta.width = sps.width;
-    meta.height = sps.height;
-    meta.videocodecid = 7;
-    if (sps.fps !== undefined) meta.framerate = sps.fps;
-  }
+/** The codec-specific parts of a video track: H.264 and H.265 differ only in these. */
+interface VideoParts {
+  readonly codec: 'h264' | 'h265';
+  readonly depacketizer: { push(pkt: RtpPacket): { readonly nalus: readonly Uint8Array[]; readonly rtpTimestamp: number } | undefined; onPacketLoss(): void };
+  readonly dts: { extract(nalus: readonly Uint8Array[], pts90k: number): number };
+  readonly packager: {
+    packAccessUnit(nalus: readonly Uint8Array[], pts90k: number, dts90k: number): RtmpMessage[];
+    readonly sps: { readonly width: number; readonly height: number; readonly fps?: number | undefined } | undefined;
+  };
+  /** Whether a NAL unit is a coded slice (an AU without one has no DTS). */
+  readonly isVcl: (nalu: Uint8Array) => boolean;
+  /** onMetaData videocodecid: 7 (AVC) or the Enhanced RTMP FourCC as a number. */
+  readonly videocodecid: number;
 }
 
-class H265TrackCodec implements TrackCodec {
-  readonly media = 'video';
-  readonly codec = 'h265';
-  readonly stats = { frames: 0, droppedFrames: 0 };
-  readonly #onError: OnError;
-  readonly #depacketizer: RtpH265Depacketizer;
-  readonly #dts = new H265DtsExtractor();
-  readonly #packager = new HevcPackager();
+/** H.264: RFC 6184 modes 0 and 1; the SDP's sprop-parameter-sets prime the packager and the DTS extractor. */
+function h264Parts(track: SdpTrack, onError: OnError): VideoParts {
+  const fmtp = parseH264Fmtp(track.fmtp);
+  if (fmtp.packetizationMode > 1) {
+    throw new GatewayError(ErrorCode.RtpUnsupportedCodec, `track ${track.index}: H264 packetization-mode ${fmtp.packetizationMode} (interleaved) is not supported`);
+  }
+  const dts = new H264DtsExtractor();
+  const packager = new AvcPackager();
+  if (fmtp.sps !== undefined && fmtp.pps !== undefined) {
+    try {
+      packager.setParameterSets(fmtp.sps, fmtp.pps);
+      dts.setParameterSets(fmtp.sps, fmtp.pps);
+    } catch (err) {
+      // In-band SPS/PPS (sent before every IDR by most encoders) will still do.
+      onError(err as GatewayError);
+    }
+  }
+  const isVcl = (n: Uint8Array): boolean => isVclNaluType((n[0] ?? 0) & 0x1f);
+  return { codec: 'h264', depacketizer: new RtpH264Depacketizer(onError), dts, packager, isVcl, videocodecid: VideoCodecId.Avc };
+}
 
-  constructor(track: SdpTrack, onError: OnError) {
+/** H.265: RFC 7798 without DONL; sprop-vps/sps/pps prime the packager and the DTS extractor. */
+function h265Parts(track: SdpTrack, onError: OnError): VideoParts {
+  const fmtp = parseH265Fmtp(track.fmtp);
+  if (fmtp.maxDonDiff > 0) {
+    throw new GatewayError(ErrorCode.RtpUnsupportedCodec, `track ${track.index}: H265 with sprop-max-don-diff ${fmtp.maxDonDiff} (DONL fields) is not supported`);
+  }
+  const dts = new H265DtsExtractor();
+  const packager = new HevcPackager();
+  if (fmtp.vps !== undefined && fmtp.sps !== undefined && fmtp.pps !== undefined) {
+    try {
+      packager.setParameterSets(fmtp.vps, fmtp.sps, fmtp.pps);
+      dts.setParameterSets(fmtp.vps, fmtp.sps, fmtp.pps);
+    } catch (err) {
+      onError(err as GatewayError);
+    }
+  }
+  const isVcl = (n: Uint8Array): boolean => isVcl265(h265NaluType(n));
+  return { codec: 'h265', depacketizer: new RtpH265Depacketizer(onError), dts, packager, isVcl, videocodecid: HEVC_FOURCC_ID };
+}
+
+class VideoTrackCodec implements TrackCodec {
+  readonly media = 'video';
+  readonly codec: 'h264' | 'h265';
+  readonly stats = { frames: 0, droppedFrames: 0 };
+  readonly #parts: VideoParts;
+  readonly #onError: OnError;
+
+  constructor(parts: VideoParts, onError: OnError) {
+    this.#parts = parts;
+    this.codec = parts.codec;
     this.#onError = onError;
-    this.#depacketizer = new RtpH265Depacketizer(onError);
-    const fmtp = parseH265Fmtp(track.fmtp);
-    if (fmtp.maxDonDiff > 0) {
-      throw new GatewayError(ErrorCode.RtpUnsupportedCodec, `track ${track.index}: H265 with sprop-max-don-diff ${fmtp.maxDonDiff} (DONL fields) is not supported`);
-    }
-    if (fmtp.vps !== undefined && fmtp.sps !== undefined && fmtp.pps !== undefined) {
-      try {
-        this.#packager.setParameterSets(fmtp.vps, fmtp.sps, fmtp.pps);
-        this.#dts.setParameterSets(fmtp.vps, fmtp.sps, fmtp.pps);
-      } catch (err) {
-        onError(err as GatewayError);
-      }
-    }
   }
 
   push(pkt: RtpPacket, lostBefore: number, toTicks: ToTicks90k): RtmpMessage[] {
-    if (lostBefore > 0) this.#depacketizer.onPacketLoss();
-    const au = this.#depacketizer.push(pkt);
+    const { depacketizer, dts, packager, isVcl } = this.#parts;
+    if (lostBefore > 0) depacketizer.onPacketLoss();
+    const au = depacketizer.push(pkt);
     if (au === undefined) return [];
     const pts90k = toTicks(au.rtpTimestamp);
     let dts90k: number;
     try {
-      dts90k = this.#dts.extract(au.nalus, pts90k);
+      dts90k = dts.extract(au.nalus, pts90k);
     } catch (err) {
+      // An AU of parameter sets only (no slice) has no DTS but may carry new parameter sets: the packager turns
+      // it into a sequence header and publishes no frame.
+      if (!au.nalus.some(isVcl)) return packager.packAccessUnit(au.nalus, pts90k, pts90k);
       this.stats.droppedFrames++;
       this.#onError(err as GatewayError);
       return [];
     }
-    return countFrames(this.stats, this.#packager.packAccessUnit(au.nalus, pts90k, dts90k));
+    return countFrames(this.stats, packager.packAccessUnit(au.nalus, pts90k, dts90k));
   }
 
   describe(meta: Record<string, Amf0Value>): void {
-    const sps = this.#packager.sps;
+    const sps = this.#parts.packager.sps;
     if (sps === undefined) return;
     meta.width = sps.width;
     meta.height = sps.height;
-    meta.videocodecid = HVC1_FOURCC; // Enhanced RTMP: videocodecid is the FourCC as a number
+    meta.videocodecid = this.#parts.videocodecid;
     if (sps.fps !== undefined) meta.framerate = sps.fps;
   }
 }

@@ -20,6 +20,8 @@ import type { H265SpsInfo } from './sps.ts';
 
 /** Enhanced RTMP FourCC of HEVC. */
 export const HEVC_FOURCC = 'hvc1';
+/** 'hvc1' as a big-endian uint32: Enhanced RTMP's onMetaData `videocodecid` for H.265. */
+export const HEVC_FOURCC_ID = 0x68766331;
 /** ExVideoTagHeader byte + FourCC. */
 export const EX_VIDEO_TAG_HEADER_SIZE = 5;
 /** ExVideoTagHeader + SI24 CompositionTime (PacketType CodedFrames). */
