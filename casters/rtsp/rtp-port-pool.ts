@@ -7,7 +7,8 @@
  * after the last pair handed out, so a pair released a moment ago is not reused at once (late packets of the old
  * session would land in the new one).
  */
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type Socket, type SocketType } from 'node:dgram';
+import { isIPv6 } from 'node:net';
 import { ErrorCode, GatewayError } from '../../core/errors.ts';
 
 /** One bound server port pair. `release()` closes both sockets; idempotent. */
@@ -16,6 +17,8 @@ export interface RtpPortPair {
   readonly rtcpPort: number;
   readonly rtp: Socket;
   readonly rtcp: Socket;
+  /** `udp6` sockets need IPv4 peers written as `::ffff:a.b.c.d` (see {@link udpPeerAddress}). */
+  readonly family: SocketType;
   release(): void;
 }
 
@@ -32,7 +35,7 @@ export class RtpPortPool {
   /**
    * @param min first port of the range (rounded up to even); @param max end of the range, exclusive: pairs are
    *   (min, min+1), (min+2, min+3), ... with both ports below max.
-   * @param host address to bind (undefined = all interfaces).
+   * @param host address to bind (undefined = all interfaces of the family each `allocate()` asks for).
    */
   constructor(min: number, max: number, host?: string) {
     this.#min = min + (min % 2);
@@ -53,26 +56,28 @@ export class RtpPortPool {
 
   /**
    * Bind the next free pair.
+   * @param clientAddress the RTSP client's address: an IPv6 client gets `udp6` sockets, an IPv4 one `udp4`, unless
+   *   the pool has a bind host, whose family wins (an IPv6 host such as `::` is dual-stack).
    * @throws GatewayError(Listen) when every pair of the range is in use or cannot be bound (RTSP answers 453).
    */
-  async allocate(): Promise<RtpPortPair> {
+  async allocate(clientAddress = ''): Promise<RtpPortPair> {
+    const family: SocketType = isIPv6(this.#host ?? clientAddress) ? 'udp6' : 'udp4';
     const pairs = this.capacity;
     for (let i = 0; i < pairs; i++) {
       const rtpPort = this.#next;
       this.#next = rtpPort + 2 < this.#min + 2 * pairs ? rtpPort + 2 : this.#min;
       if (this.#inUse.has(rtpPort)) continue;
       this.#inUse.add(rtpPort);
-      const pair = await this.#bindPair(rtpPort);
+      const pair = await this.#bindPair(rtpPort, family);
       if (pair !== undefined) return pair;
       this.#inUse.delete(rtpPort);
     }
     throw new GatewayError(ErrorCode.Listen, `no free RTP port pair in [${this.#min}, ${this.#max})`);
   }
 
-  async #bindPair(rtpPort: number): Promise<RtpPortPair | undefined> {
-    const type = this.#host?.includes(':') === true ? 'udp6' : 'udp4';
-    const rtp = createSocket({ type });
-    const rtcp = createSocket({ type });
+  async #bindPair(rtpPort: number, family: SocketType): Promise<RtpPortPair | undefined> {
+    const rtp = createSocket({ type: family });
+    const rtcp = createSocket({ type: family });
     const bind = (s: Socket, port: number): Promise<boolean> =>
       new Promise((ok) => {
         const onError = (): void => ok(false);
@@ -107,6 +112,7 @@ export class RtpPortPool {
       rtcpPort: rtpPort + 1,
       rtp,
       rtcp,
+      family,
       release(): void {
         if (released) return;
         released = true;
@@ -117,4 +123,12 @@ export class RtpPortPool {
       },
     };
   }
+}
+
+/**
+ * The address to send to a peer from a socket of `family`: an IPv4 peer of a dual-stack `udp6` socket is written
+ * IPv4-mapped (`::ffff:1.2.3.4`, RFC 4291 §2.5.5.2); anything else as it is.
+ */
+export function udpPeerAddress(family: SocketType, address: string): string {
+  return family === 'udp6' && !isIPv6(address) ? `::ffff:${address}` : address;
 }

@@ -33,7 +33,7 @@ import { formatTransportHeader, parseTransportHeader, type RtspTransport } from 
 import { findTrackByControl, parseAnnounceSdp, type SdpTrack } from '../../core/protocol/rtsp/sdp-tracks.ts';
 import { parseRtspStreamUrl } from '../../core/protocol/rtsp/rtsp-url.ts';
 import type { CasterOutputVars, CasterTarget } from '../index.ts';
-import type { RtpPortPair, RtpPortPool } from './rtp-port-pool.ts';
+import { udpPeerAddress, type RtpPortPair, type RtpPortPool } from './rtp-port-pool.ts';
 import { RtspTimeline } from './rtsp-timeline.ts';
 import { RtspTrack, type RtspTrackStats } from './rtsp-track.ts';
 import { chooseRecordTransport, receiverReports, RtspMediaOut, type SetupTrack } from './rtsp-media-out.ts';
@@ -360,7 +360,7 @@ export class RtspSession {
     }
     let pair: RtpPortPair;
     try {
-      pair = await this.#opts.ports.allocate();
+      pair = await this.#opts.ports.allocate(this.#remoteAddress);
     } catch (err) {
       this.#reject(453, cseq, err);
       return;
@@ -449,7 +449,7 @@ export class RtspSession {
   #sendReceiverReports(nowMs: number): void {
     for (const { setup, rr } of receiverReports(this.#setup.values(), this.#reporterSsrc, nowMs)) {
       if (setup.pair !== undefined && setup.transport.clientPort !== undefined) {
-        sendUdp(setup.pair.rtcp, rr, setup.transport.clientPort[1], this.#remoteAddress);
+        sendUdp(setup.pair.rtcp, rr, setup.transport.clientPort[1], udpPeerAddress(setup.pair.family, this.#remoteAddress));
       } else if (setup.channels !== undefined) {
         this.#write(serializeInterleavedFrame(setup.channels[1], rr));
       }

@@ -30,12 +30,13 @@ const FIXTURE_BFRAMES = 'mp4/h264-bframes-aac-320x240-10s.mp4';
 const SOURCE_VIDEO_FRAMES = 250;
 const FFMPEG_QUIET = ['-nostdin', '-hide_banner', '-loglevel', 'error'];
 
-async function rtspGateway(vhost = HTTP_FLV_VHOST): Promise<{ t: TestGateway; rtspPort: number; caster: RtspCaster }> {
+/** @param listenHost `''` listens on every interface (`listen PORT;`), as an IPv6 pusher needs. */
+async function rtspGateway(vhost = HTTP_FLV_VHOST, listenHost = '127.0.0.1'): Promise<{ t: TestGateway; rtspPort: number; caster: RtspCaster }> {
   const rtspPort = await freeTcpPort();
   // A range of its own per test run: parallel CI jobs on one machine must not collide (ports are probed anyway).
   const base = 40000 + 2 * Math.floor(Math.random() * 10000);
   const t = await startTestGateway(
-    `stream_caster { enabled on; caster rtsp; output rtmp://127.0.0.1/[app]/[stream]; listen 127.0.0.1:${rtspPort}; ` +
+    `stream_caster { enabled on; caster rtsp; output rtmp://127.0.0.1/[app]/[stream]; listen ${listenHost === '' ? '' : `${listenHost}:`}${rtspPort}; ` +
       `rtp_port_min ${base}; rtp_port_max ${base + 200}; idle_timeout 3; }\n` + vhost,
   );
   const caster = t.gw.casters[0] as unknown as RtspCaster;
@@ -154,13 +155,14 @@ for (const transport of ['tcp', 'udp'] as const) {
   });
 }
 
-test('camera-like H.264 + G.711 A-law (PCMA/8000) push plays as RTMP with zero decode errors', { timeout: 60_000 }, async () => {
-  const { t, rtspPort } = await rtspGateway();
+// Over IPv6 (rtsp://[::1]), as cameras on v6-only networks push: the UDP port pair is udp6.
+test('camera-like H.264 + G.711 A-law (PCMA/8000) push over IPv6 UDP plays as RTMP with zero decode errors', { timeout: 60_000 }, async () => {
+  const { t, rtspPort, caster } = await rtspGateway(HTTP_FLV_VHOST, '');
   try {
     const key = makeStreamKey('__defaultVhost__', 'live', 'ipcam');
     const play = decodeCheck(t.rtmpUrl('live/ipcam'), 20, { timeoutMs: 40_000 });
     await sleep(500);
-    const pusher = ffmpegPush(fixture('flv/h264-aac-320x240-10s.flv'), `rtsp://127.0.0.1:${rtspPort}/live/ipcam.sdp`, 'udp', [
+    const pusher = ffmpegPush(fixture('flv/h264-aac-320x240-10s.flv'), `rtsp://[::1]:${rtspPort}/live/ipcam.sdp`, 'udp', [
       '-c:v', 'copy', '-c:a', 'pcm_alaw', '-ar', '8000', '-ac', '1',
     ]);
     await waitFor(() => t.gw.hub.isPublishing(key), 10_000);
@@ -173,6 +175,9 @@ test('camera-like H.264 + G.711 A-law (PCMA/8000) push plays as RTMP with zero d
     assert.deepEqual(r.errors, []);
     assert.ok(r.videoFrames >= SOURCE_VIDEO_FRAMES * 0.9, `frames ${r.videoFrames}`);
     assert.ok(r.audioFrames > 0, 'G.711 audio decoded');
+    const stats = caster.stats();
+    assert.equal(stats['foreignPackets'], 0, 'RTP from ::1 is the pusher\'s');
+    assert.equal(stats['lost'], 0);
   } finally {
     await t.stop();
   }

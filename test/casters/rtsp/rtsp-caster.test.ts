@@ -19,12 +19,14 @@ import { h264AacSdp, RtspTestClient } from '../../helpers/rtsp-client.ts';
 
 const log = createLogger('silent');
 
-async function startCaster(opts: { rtpPortMin?: number; rtpPortMax?: number; idleTimeoutMs?: number } = {}): Promise<{ caster: RtspCaster; hub: FakeHub; port: number }> {
+async function startCaster(
+  opts: { rtpPortMin?: number; rtpPortMax?: number; idleTimeoutMs?: number; listenHost?: string | undefined } = {},
+): Promise<{ caster: RtspCaster; hub: FakeHub; port: number }> {
   const hub = fakeHub();
   const base = opts.rtpPortMin ?? 30000 + 2 * Math.floor(Math.random() * 10000);
   const caster = new RtspCaster({
     output: casterOutput('rtmp://127.0.0.1/[app]/[stream]', { hub, log, rtmpPorts: [1935] }),
-    listen: { host: '127.0.0.1', port: 0 },
+    listen: { host: 'listenHost' in opts ? opts.listenHost : '127.0.0.1', port: 0 },
     rtpPortMin: base,
     rtpPortMax: opts.rtpPortMax ?? base + 100,
     idleTimeoutMs: opts.idleTimeoutMs ?? 10_000,
@@ -239,59 +241,64 @@ function readDatagrams(file: string): Buffer[] {
   return out;
 }
 
-function bindUdp(port: number): Promise<Socket> {
-  const s = createSocket('udp4');
+function bindUdp(port: number, host = '127.0.0.1'): Promise<Socket> {
+  const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   return new Promise((ok, fail) => {
     s.once('error', fail);
-    s.bind(port, '127.0.0.1', () => ok(s));
+    s.bind(port, host, () => ok(s));
   });
 }
 
-test('UDP push of real RTP (ffmpeg capture): frames reach the hub, and RTCP receiver reports come back to client_port+1', { timeout: 20_000 }, async () => {
-  const { caster, port, hub } = await startCaster();
-  const c = await RtspTestClient.connect(port);
-  const clientRtp = await bindUdp(0);
-  const clientRtpPort = clientRtp.address().port;
-  let clientRtcp: Socket;
-  try {
-    clientRtcp = await bindUdp(clientRtpPort + 1);
-  } catch {
-    clientRtcp = await bindUdp(0); // the neighbour port is taken: the RR then goes to the port we announce
-  }
-  const reports: Buffer[] = [];
-  clientRtcp.on('message', (m) => reports.push(m));
-  const url = `rtsp://127.0.0.1:${port}/live/rr`;
-  const sdp = readFileSync(fixture('rtp/h264-320x240-25fps-2s.sdp'), 'utf8').replace(/a=control:[^\r\n]*\r?\n/g, '') + 'a=control:streamid=0\r\n';
-  try {
-    assert.equal((await c.request('ANNOUNCE', url, ANNOUNCE_HEADERS, sdp)).status, 200);
-    const s0 = await c.request('SETUP', `${url}/streamid=0`, {
-      Transport: `RTP/AVP/UDP;unicast;client_port=${clientRtpPort}-${clientRtcp.address().port};mode=record`,
-    });
-    assert.equal(s0.status, 200);
-    const serverRtp = Number(/server_port=(\d+)/.exec(s0.headers.get('transport') ?? '')?.[1]);
-    const session = (s0.headers.get('session') ?? '').split(';')[0] as string;
-    assert.equal((await c.request('RECORD', url, { Session: session })).status, 200);
-    const datagrams = readDatagrams(fixture('rtp/h264-320x240-25fps-2s.rtp.bin'));
-    const senderSsrc = parseRtpPacket(datagrams[0] as Buffer).ssrc;
-    for (const d of datagrams) {
-      clientRtp.send(d, serverRtp, '127.0.0.1');
-      await sleep(2);
+// IPv6: the caster listens on all interfaces (no host, as `listen 8554;` does) and gives a client that connected
+// over ::1 a udp6 port pair; RTP from ::1 is the pusher's, and the receiver reports go back over IPv6.
+for (const [listenHost, clientHost] of [['127.0.0.1', '127.0.0.1'], [undefined, '::1']] as const) {
+  test(`UDP push of real RTP (ffmpeg capture) from ${clientHost}: frames reach the hub, and RTCP receiver reports come back to client_port+1`, { timeout: 20_000 }, async () => {
+    const { caster, port, hub } = await startCaster({ listenHost });
+    const c = await RtspTestClient.connect(port, clientHost);
+    const clientRtp = await bindUdp(0, clientHost);
+    const clientRtpPort = clientRtp.address().port;
+    let clientRtcp: Socket;
+    try {
+      clientRtcp = await bindUdp(clientRtpPort + 1, clientHost);
+    } catch {
+      clientRtcp = await bindUdp(0, clientHost); // the neighbour port is taken: the RR then goes to the port we announce
     }
-    await waitFor(() => (hub.published.get('__defaultVhost__/live/rr') ?? []).filter((m) => m.type === 9 && !m.isConfig).length >= 45, 5000);
-    const video = (hub.published.get('__defaultVhost__/live/rr') ?? []).filter((m) => m.type === 9 && !m.isConfig);
-    assert.equal(video[0]?.kind, 'keyframe');
-    await waitFor(() => reports.length > 0, 5000);
-    const rr = parseRtcpReceiverReport(reports[0] as Buffer);
-    assert.equal(rr.blocks[0]?.ssrc, senderSsrc, 'the report is about the pusher\'s SSRC');
-    assert.equal(rr.blocks[0]?.cumulativeLost, 0);
-    assert.ok(parseRtcpCompound(reports[0] as Buffer).length >= 2, 'compound RR + SDES');
-  } finally {
-    clientRtp.close();
-    clientRtcp.close();
-    c.close();
-    await caster.stop();
-  }
-});
+    const reports: Buffer[] = [];
+    clientRtcp.on('message', (m) => reports.push(m));
+    const url = `rtsp://${clientHost.includes(':') ? `[${clientHost}]` : clientHost}:${port}/live/rr`;
+    const sdp = readFileSync(fixture('rtp/h264-320x240-25fps-2s.sdp'), 'utf8').replace(/a=control:[^\r\n]*\r?\n/g, '') + 'a=control:streamid=0\r\n';
+    try {
+      assert.equal((await c.request('ANNOUNCE', url, ANNOUNCE_HEADERS, sdp)).status, 200);
+      const s0 = await c.request('SETUP', `${url}/streamid=0`, {
+        Transport: `RTP/AVP/UDP;unicast;client_port=${clientRtpPort}-${clientRtcp.address().port};mode=record`,
+      });
+      assert.equal(s0.status, 200);
+      const serverRtp = Number(/server_port=(\d+)/.exec(s0.headers.get('transport') ?? '')?.[1]);
+      const session = (s0.headers.get('session') ?? '').split(';')[0] as string;
+      assert.equal((await c.request('RECORD', url, { Session: session })).status, 200);
+      const datagrams = readDatagrams(fixture('rtp/h264-320x240-25fps-2s.rtp.bin'));
+      const senderSsrc = parseRtpPacket(datagrams[0] as Buffer).ssrc;
+      for (const d of datagrams) {
+        clientRtp.send(d, serverRtp, clientHost);
+        await sleep(2);
+      }
+      await waitFor(() => (hub.published.get('__defaultVhost__/live/rr') ?? []).filter((m) => m.type === 9 && !m.isConfig).length >= 45, 5000);
+      const video = (hub.published.get('__defaultVhost__/live/rr') ?? []).filter((m) => m.type === 9 && !m.isConfig);
+      assert.equal(video[0]?.kind, 'keyframe');
+      await waitFor(() => reports.length > 0, 5000);
+      const rr = parseRtcpReceiverReport(reports[0] as Buffer);
+      assert.equal(rr.blocks[0]?.ssrc, senderSsrc, 'the report is about the pusher\'s SSRC');
+      assert.equal(rr.blocks[0]?.cumulativeLost, 0);
+      assert.ok(parseRtcpCompound(reports[0] as Buffer).length >= 2, 'compound RR + SDES');
+      assert.equal(caster.stats()['foreignPackets'] ?? 0, 0, 'every packet came from the pusher');
+    } finally {
+      clientRtp.close();
+      clientRtcp.close();
+      c.close();
+      await caster.stop();
+    }
+  });
+}
 
 test('two rtsp casters sharing one RTP port range hand out distinct pairs (a taken pair is skipped)', async () => {
   const base = 30000 + 2 * Math.floor(Math.random() * 10000);
