@@ -106,7 +106,6 @@ export class RtspSession {
   #closed = false;
   #mediaOut: RtspMediaOut | undefined;
   /** Reads the socket; kept for its lifetime. */
-  readonly #input: RtspInputQueue;
 
   constructor(opts: RtspSessionOptions) {
     this.#opts = opts;
@@ -117,7 +116,8 @@ export class RtspSession {
     this.#remoteAddress = normalizeAddress(opts.socket.remoteAddress ?? '');
     const { socket } = opts;
     socket.setNoDelay(true);
-    this.#input = new RtspInputQueue(socket, {
+    // The queue lives as long as the socket's listeners it adds.
+    new RtspInputQueue(socket, {
       onRequest: (req) => this.#onRequest(req),
       onInterleaved: (channel, payload) => this.#onInterleaved(channel, payload, Date.now()),
       onFatal: (err) => this.#onFatal(err),

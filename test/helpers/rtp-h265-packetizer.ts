@@ -148,17 +148,6 @@ export function tsAccessUnits(path: string): TsAccessUnit[] {
   return aus;
 }
 
-/** Datagrams of a capture file: [uint16 BE length][datagram]... */
-export function readLengthPrefixed(file: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let o = 0; o < file.length;) {
-    const len = file.readUInt16BE(o);
-    out.push(file.subarray(o + 2, o + 2 + len));
-    o += 2 + len;
-  }
-  return out;
-}
-
 /**
  * Encode a short libx265 raw stream into `dir` (test vectors made at run time, like the fixtures: lavfi testsrc2,
  * single-threaded x265). @returns the .hevc path.

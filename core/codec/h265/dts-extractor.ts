@@ -91,7 +91,7 @@ export class H265DtsExtractor {
     if (!this.#started && !isIrap(type)) throw naluError(`waiting for an IRAP picture (got NAL type ${type})`);
     if (isRasl(type) && this.#skipRasl) throw naluError('RASL picture of the random access point decoding started at');
 
-    const { pps, sps, pocLsb } = this.#readSliceHeader(slice, type);
+    const { sps, pocLsb } = this.#readSliceHeader(slice, type);
     const maxPocLsb = 2 ** sps.log2MaxPocLsb;
     const noRaslOutput = isIrap(type) && (!this.#started || type !== H265NaluType.Cra);
     let pocMsb: number;

@@ -16,6 +16,7 @@ import { RtspCaster } from '../../../casters/rtsp/rtsp-caster.ts';
 import { fakeHub, type FakeHub } from '../../helpers/fake-hub.ts';
 import { fixture, waitFor } from '../../helpers/peers.ts';
 import { h264AacSdp, RtspTestClient } from '../../helpers/rtsp-client.ts';
+import { readRtpCapture } from '../../helpers/rtp-capture.ts';
 
 const log = createLogger('silent');
 
@@ -229,18 +230,6 @@ test('200 sessions opened and closed (UDP and TCP, TEARDOWN or disconnect) leave
   await sleep(10);
 });
 
-/** Datagrams of a length-prefixed capture (fixtures/rtp/*.rtp.bin: uint16 BE length + datagram). */
-function readDatagrams(file: string): Buffer[] {
-  const b = readFileSync(file);
-  const out: Buffer[] = [];
-  for (let o = 0; o + 2 <= b.length; ) {
-    const n = b.readUInt16BE(o);
-    out.push(b.subarray(o + 2, o + 2 + n));
-    o += 2 + n;
-  }
-  return out;
-}
-
 function bindUdp(port: number, host = '127.0.0.1'): Promise<Socket> {
   const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   return new Promise((ok, fail) => {
@@ -276,7 +265,7 @@ for (const [listenHost, clientHost] of [['127.0.0.1', '127.0.0.1'], [undefined, 
       const serverRtp = Number(/server_port=(\d+)/.exec(s0.headers.get('transport') ?? '')?.[1]);
       const session = (s0.headers.get('session') ?? '').split(';')[0] as string;
       assert.equal((await c.request('RECORD', url, { Session: session })).status, 200);
-      const datagrams = readDatagrams(fixture('rtp/h264-320x240-25fps-2s.rtp.bin'));
+      const datagrams = readRtpCapture(fixture('rtp/h264-320x240-25fps-2s.rtp.bin'));
       const senderSsrc = parseRtpPacket(datagrams[0] as Buffer).ssrc;
       for (const d of datagrams) {
         clientRtp.send(d, serverRtp, clientHost);

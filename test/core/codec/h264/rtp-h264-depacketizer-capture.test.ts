@@ -16,20 +16,9 @@ import { parseH264Fmtp } from '../../../../core/codec/h264/h264-fmtp.ts';
 import { RtpH264Depacketizer } from '../../../../core/codec/h264/rtp-h264-depacketizer.ts';
 import type { H264AccessUnit } from '../../../../core/codec/h264/rtp-h264-depacketizer.ts';
 import type { GatewayError } from '../../../../core/errors.ts';
+import { readRtpCapture } from '../../../helpers/rtp-capture.ts';
 
 const fixture = (path: string): string => fileURLToPath(new URL(`../../../../fixtures/${path}`, import.meta.url));
-
-/** Datagrams stored as 2-byte big-endian length + bytes. */
-function readDatagrams(file: string): Buffer[] {
-  const bin = readFileSync(file);
-  const out: Buffer[] = [];
-  for (let o = 0; o < bin.length;) {
-    const n = bin.readUInt16BE(o);
-    out.push(bin.subarray(o + 2, o + 2 + n));
-    o += 2 + n;
-  }
-  return out;
-}
 
 function sourceAccessUnits(): { nalus: Uint8Array[]; pts90k: number }[] {
   const aus: { nalus: Uint8Array[]; pts90k: number }[] = [];
@@ -44,7 +33,7 @@ function sourceAccessUnits(): { nalus: Uint8Array[]; pts90k: number }[] {
 }
 
 test('ffmpeg RTP capture → access units equal the TS source byte for byte', () => {
-  const datagrams = readDatagrams(fixture('rtp/h264-320x240-25fps-2s.rtp.bin'));
+  const datagrams = readRtpCapture(fixture('rtp/h264-320x240-25fps-2s.rtp.bin'));
   const packets: RtpPacket[] = datagrams.map((d) => parseRtpPacket(d));
   for (let i = 1; i < packets.length; i++) {
     assert.equal(packets[i]!.sequenceNumber, (packets[i - 1]!.sequenceNumber + 1) & 0xffff, 'no loss on loopback');

@@ -5,14 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import type { GatewayError } from '../../../../core/errors.ts';
 import { RtpH265Depacketizer, type H265AccessUnit } from '../../../../core/codec/h265/rtp-h265-depacketizer.ts';
 import { parseRtpPacket, type RtpPacket } from '../../../../core/protocol/rtp/rtp-packet.ts';
 import {
-  aggregationPacket, fragmentationUnits, h265Fixture, readLengthPrefixed, RtpH265Packetizer, tsAccessUnits,
+  aggregationPacket, fragmentationUnits, h265Fixture, RtpH265Packetizer, tsAccessUnits,
 } from '../../../helpers/rtp-h265-packetizer.ts';
+import { readRtpCapture } from '../../../helpers/rtp-capture.ts';
 
 const AUS = tsAccessUnits(h265Fixture('h265/testsrc2-320x240-bf3-2s.ts'));
 const IDR = AUS[0].nalus; // AUD, VPS, SPS, PPS, SEI, IDR slice
@@ -132,7 +132,7 @@ test('malformed payloads: reported, AU dropped, depacketizer usable again at the
 });
 
 test('real capture: ffmpeg -f rtp of the bframes=3 fixture = the source AUs byte for byte', () => {
-  const datagrams = readLengthPrefixed(readFileSync(h265Fixture('rtp/h265-bf3-2s.bin')));
+  const datagrams = readRtpCapture(h265Fixture('rtp/h265-bf3-2s.bin'));
   const packets = datagrams.map((dg) => parseRtpPacket(dg));
   const payloadTypes = new Set(packets.map((p) => (p.payload[0] >> 1) & 0x3f));
   assert.ok(payloadTypes.has(48) && payloadTypes.has(49), 'the capture holds APs and FUs');
