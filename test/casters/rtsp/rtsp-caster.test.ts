@@ -10,32 +10,11 @@ import { readFileSync } from 'node:fs';
 import { parseRtcpCompound, parseRtcpReceiverReport } from '../../../core/protocol/rtp/rtcp.ts';
 import { parseRtpPacket } from '../../../core/protocol/rtp/rtp-packet.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '../../../core/log.ts';
-import { casterOutput } from '../../../casters/index.ts';
-import { RtspCaster } from '../../../casters/rtsp/rtsp-caster.ts';
-import { fakeHub, type FakeHub } from '../../helpers/fake-hub.ts';
+import { startTestRtspCaster } from '../../helpers/rtsp-caster.ts';
 import { fixture, waitFor } from '../../helpers/peers.ts';
 import { h264AacSdp, RtspTestClient } from '../../helpers/rtsp-client.ts';
 import { readRtpCapture } from '../../helpers/rtp-capture.ts';
 
-const log = createLogger('silent');
-
-async function startCaster(
-  opts: { rtpPortMin?: number; rtpPortMax?: number; idleTimeoutMs?: number; listenHost?: string | undefined } = {},
-): Promise<{ caster: RtspCaster; hub: FakeHub; port: number }> {
-  const hub = fakeHub();
-  const base = opts.rtpPortMin ?? 30000 + 2 * Math.floor(Math.random() * 10000);
-  const caster = new RtspCaster({
-    output: casterOutput('rtmp://127.0.0.1/[app]/[stream]', { hub, log, rtmpPorts: [1935] }),
-    listen: { host: 'listenHost' in opts ? opts.listenHost : '127.0.0.1', port: 0 },
-    rtpPortMin: base,
-    rtpPortMax: opts.rtpPortMax ?? base + 100,
-    idleTimeoutMs: opts.idleTimeoutMs ?? 10_000,
-    log,
-  });
-  await caster.start();
-  return { caster, hub, port: caster.port };
-}
 
 const ANNOUNCE_HEADERS = { 'Content-Type': 'application/sdp' };
 
@@ -58,7 +37,7 @@ async function pushSession(c: RtspTestClient, url: string, transport: 'udp' | 't
 }
 
 test('OPTIONS lists the methods; pipelined requests are answered in order with their CSeq', async () => {
-  const { caster, port } = await startCaster();
+  const { caster, port } = await startTestRtspCaster();
   const c = await RtspTestClient.connect(port);
   try {
     c.write('OPTIONS rtsp://127.0.0.1/live/a RTSP/1.0\r\nCSeq: 7\r\n\r\nOPTIONS * RTSP/1.0\r\nCSeq: 8\r\n\r\nGET_PARAMETER rtsp://127.0.0.1/live/a RTSP/1.0\r\nCSeq: 9\r\n\r\n');
@@ -75,7 +54,7 @@ test('OPTIONS lists the methods; pipelined requests are answered in order with t
 });
 
 test('state machine: SETUP before ANNOUNCE 455, RECORD before SETUP 455, unknown session 454, DESCRIBE/PLAY 405, unknown method 501', async () => {
-  const { caster, port, hub } = await startCaster();
+  const { caster, port, hub } = await startTestRtspCaster();
   const c = await RtspTestClient.connect(port);
   const url = `rtsp://127.0.0.1:${port}/live/state`;
   try {
@@ -111,7 +90,7 @@ test('state machine: SETUP before ANNOUNCE 455, RECORD before SETUP 455, unknown
 });
 
 test('garbage on the RTSP port gets 400 and a closed connection; other sessions are unaffected', async () => {
-  const { caster, port, hub } = await startCaster();
+  const { caster, port, hub } = await startTestRtspCaster();
   const good = await RtspTestClient.connect(port);
   const bad = await RtspTestClient.connect(port);
   const huge = await RtspTestClient.connect(port);
@@ -137,7 +116,7 @@ test('garbage on the RTSP port gets 400 and a closed connection; other sessions 
 });
 
 test('a second pusher to a stream being published gets 403; the first keeps publishing', async () => {
-  const { caster, port, hub } = await startCaster();
+  const { caster, port, hub } = await startTestRtspCaster();
   const first = await RtspTestClient.connect(port);
   const second = await RtspTestClient.connect(port);
   const url = `rtsp://127.0.0.1:${port}/live/busy`;
@@ -155,7 +134,7 @@ test('a second pusher to a stream being published gets 403; the first keeps publ
 
 test('UDP SETUP takes an even/odd server port pair; 453 when the range is exhausted; disconnect gives them back', async () => {
   const base = 30000 + 2 * Math.floor(Math.random() * 10000);
-  const { caster, port } = await startCaster({ rtpPortMin: base, rtpPortMax: base + 4 }); // two pairs
+  const { caster, port } = await startTestRtspCaster({ rtpPortMin: base, rtpPortMax: base + 4 }); // two pairs
   const a = await RtspTestClient.connect(port);
   const b = await RtspTestClient.connect(port);
   try {
@@ -183,7 +162,7 @@ test('UDP SETUP takes an even/odd server port pair; 453 when the range is exhaus
 });
 
 test('RTP from a foreign address is dropped and counted; idle_timeout without RTP ends the session', async () => {
-  const { caster, port, hub } = await startCaster({ idleTimeoutMs: 600 });
+  const { caster, port, hub } = await startTestRtspCaster({ idleTimeoutMs: 600 });
   const c = await RtspTestClient.connect(port);
   const url = `rtsp://127.0.0.1:${port}/live/idle`;
   const stranger = createSocket('udp4');
@@ -211,7 +190,7 @@ test('RTP from a foreign address is dropped and counted; idle_timeout without RT
 
 test('200 sessions opened and closed (UDP and TCP, TEARDOWN or disconnect) leave no port, socket or stream behind', { timeout: 60_000 }, async () => {
   const base = 30000 + 2 * Math.floor(Math.random() * 10000);
-  const { caster, port, hub } = await startCaster({ rtpPortMin: base, rtpPortMax: base + 400 });
+  const { caster, port, hub } = await startTestRtspCaster({ rtpPortMin: base, rtpPortMax: base + 400 });
   const heapBefore = process.memoryUsage().heapUsed;
   for (let i = 0; i < 200; i++) {
     const c = await RtspTestClient.connect(port);
@@ -242,7 +221,7 @@ function bindUdp(port: number, host = '127.0.0.1'): Promise<Socket> {
 // over ::1 a udp6 port pair; RTP from ::1 is the pusher's, and the receiver reports go back over IPv6.
 for (const [listenHost, clientHost] of [['127.0.0.1', '127.0.0.1'], [undefined, '::1']] as const) {
   test(`UDP push of real RTP (ffmpeg capture) from ${clientHost}: frames reach the hub, and RTCP receiver reports come back to client_port+1`, { timeout: 20_000 }, async () => {
-    const { caster, port, hub } = await startCaster({ listenHost });
+    const { caster, port, hub } = await startTestRtspCaster({ listenHost });
     const c = await RtspTestClient.connect(port, clientHost);
     const clientRtp = await bindUdp(0, clientHost);
     const clientRtpPort = clientRtp.address().port;
@@ -291,8 +270,8 @@ for (const [listenHost, clientHost] of [['127.0.0.1', '127.0.0.1'], [undefined, 
 
 test('two rtsp casters sharing one RTP port range hand out distinct pairs (a taken pair is skipped)', async () => {
   const base = 30000 + 2 * Math.floor(Math.random() * 10000);
-  const a = await startCaster({ rtpPortMin: base, rtpPortMax: base + 8 });
-  const b = await startCaster({ rtpPortMin: base, rtpPortMax: base + 8 });
+  const a = await startTestRtspCaster({ rtpPortMin: base, rtpPortMax: base + 8 });
+  const b = await startTestRtspCaster({ rtpPortMin: base, rtpPortMax: base + 8 });
   const ca = await RtspTestClient.connect(a.port);
   const cb = await RtspTestClient.connect(b.port);
   try {

@@ -8,30 +8,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '../../../core/log.ts';
-import { casterOutput } from '../../../casters/index.ts';
-import { RtspCaster } from '../../../casters/rtsp/rtsp-caster.ts';
 import { RtspRequestReader, type RtspRequest } from '../../../core/protocol/rtsp/rtsp-message.ts';
-import { fakeHub, type FakeHub } from '../../helpers/fake-hub.ts';
+import { startTestRtspCaster } from '../../helpers/rtsp-caster.ts';
 import { fixture, waitFor } from '../../helpers/peers.ts';
 import { RtspTestClient } from '../../helpers/rtsp-client.ts';
 
-const log = createLogger('silent');
-
-async function startCaster(): Promise<{ caster: RtspCaster; hub: FakeHub }> {
-  const hub = fakeHub();
-  const base = 30000 + 2 * Math.floor(Math.random() * 10000);
-  const caster = new RtspCaster({
-    output: casterOutput('rtmp://127.0.0.1/[app]/[stream]', { hub, log, rtmpPorts: [1935] }),
-    listen: { host: '127.0.0.1', port: 0 },
-    rtpPortMin: base,
-    rtpPortMax: base + 20,
-    idleTimeoutMs: 10_000,
-    log,
-  });
-  await caster.start();
-  return { caster, hub };
-}
 
 /** Missing RTP sequence numbers per even (RTP) channel of a run of interleaved frames. */
 function sequenceGaps(frames: Buffer): number {
@@ -85,7 +66,7 @@ for (const [name, stream, wantAudio] of [
   ['gst-tcp-h264-aac', 'live/gst1', 'aac'],
 ] as const) {
   test(`replayed ${name} session publishes metadata, sequence headers and ordered frames`, async () => {
-    const { caster, hub } = await startCaster();
+    const { caster, hub } = await startTestRtspCaster();
     const c = await RtspTestClient.connect(caster.port);
     try {
       await replaySetup(c, `rtsp/${name}.txt`, caster.port);
@@ -120,7 +101,7 @@ for (const [name, stream, wantAudio] of [
 }
 
 test('interleaved frames on channels nobody set up are dropped; the session keeps going', async () => {
-  const { caster, hub } = await startCaster();
+  const { caster, hub } = await startTestRtspCaster();
   const c = await RtspTestClient.connect(caster.port);
   try {
     await replaySetup(c, 'rtsp/ffmpeg-tcp-h264-aac.txt', caster.port);

@@ -9,15 +9,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createLogger } from '../../../core/log.ts';
-import { casterOutput } from '../../../casters/index.ts';
-import { RtspCaster } from '../../../casters/rtsp/rtsp-caster.ts';
-import { fakeHub } from '../../helpers/fake-hub.ts';
+import { startTestRtspCaster } from '../../helpers/rtsp-caster.ts';
 import { fixture, waitFor } from '../../helpers/peers.ts';
 import { readRtpCapture } from '../../helpers/rtp-capture.ts';
 import { h264AacSdp, RtspTestClient } from '../../helpers/rtsp-client.ts';
 
-const log = createLogger('silent');
 const RTP = readRtpCapture(fixture('rtp/h264-320x240-25fps-2s.rtp.bin'));
 
 /** One step of a fuzzed connection. `session` placeholders are replaced by the id the server handed out. */
@@ -138,18 +134,7 @@ async function runSteps(port: number, steps: readonly Step[], statuses: Set<numb
 }
 
 test('random RTSP sessions (requests, $ frames, garbage) never crash the caster, keep a good session served and leave nothing behind', { timeout: 120_000 }, async () => {
-  const hub = fakeHub();
-  const base = 30000 + 2 * Math.floor(Math.random() * 10000);
-  const caster = new RtspCaster({
-    output: casterOutput('rtmp://127.0.0.1/[app]/[stream]', { hub, log, rtmpPorts: [1935] }),
-    listen: { host: '127.0.0.1', port: 0 },
-    rtpPortMin: base,
-    rtpPortMax: base + 40,
-    idleTimeoutMs: 10_000,
-    log,
-  });
-  await caster.start();
-  const port = caster.port;
+  const { caster, hub, port } = await startTestRtspCaster();
   const good = await RtspTestClient.connect(port);
   const goodUrl = `rtsp://127.0.0.1:${port}/live/good`;
   try {
