@@ -238,6 +238,12 @@ export class RtspSession {
         return;
       }
     }
+    // RFC 2326 §12.32: we support no option tags, so any Require gets 551 with the tags in Unsupported.
+    const require = req.headers.get('Require');
+    if (require !== undefined) {
+      this.#respond(551, cseq, [['Unsupported', require]], `option not supported: ${require}`);
+      return;
+    }
     try {
       switch (req.method) {
         case 'OPTIONS':

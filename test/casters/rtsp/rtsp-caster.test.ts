@@ -53,7 +53,7 @@ test('OPTIONS lists the methods; pipelined requests are answered in order with t
   }
 });
 
-test('state machine: SETUP before ANNOUNCE 455, RECORD before SETUP 455, unknown session 454, DESCRIBE/PLAY 405, unknown method 501', async () => {
+test('state machine: SETUP before ANNOUNCE 455, RECORD before SETUP 455, unknown session 454, DESCRIBE/PLAY 405, unknown method 501, Require 551', async () => {
   const { caster, port, hub } = await startTestRtspCaster();
   const c = await RtspTestClient.connect(port);
   const url = `rtsp://127.0.0.1:${port}/live/state`;
@@ -63,6 +63,9 @@ test('state machine: SETUP before ANNOUNCE 455, RECORD before SETUP 455, unknown
     assert.equal((await c.request('DESCRIBE', url)).status, 405);
     assert.equal((await c.request('PLAY', url)).status, 405);
     assert.equal((await c.request('FROBNICATE', url)).status, 501);
+    const required = await c.request('OPTIONS', url, { Require: 'funky-feature' });
+    assert.equal(required.status, 551, 'Require of an option we lack (RFC 2326 §12.32)');
+    assert.equal(required.headers.get('unsupported'), 'funky-feature');
     assert.equal((await c.request('ANNOUNCE', url, { 'Content-Type': 'text/plain' }, 'hello')).status, 415);
     assert.equal((await c.request('ANNOUNCE', url, ANNOUNCE_HEADERS, 'v=0\r\nthis is not sdp\r\n')).status, 400);
     assert.equal((await c.request('ANNOUNCE', url, ANNOUNCE_HEADERS, h264AacSdp())).status, 200);
