@@ -105,7 +105,6 @@ export class RtspSession {
   readonly #reporterSsrc = randomBytes(4).readUInt32BE(0);
   #closed = false;
   #mediaOut: RtspMediaOut | undefined;
-  /** Reads the socket; kept for its lifetime. */
 
   constructor(opts: RtspSessionOptions) {
     this.#opts = opts;
