@@ -5,6 +5,7 @@
  * They mirror what ffmpeg's rtpenc_aac/rtpenc_latm and GStreamer's rtpmp4gpay/rtpmp4apay send, and are the other
  * half of the depacketizer case tables.
  */
+import assert from 'node:assert/strict';
 import type { RtpPacket } from '../../core/protocol/rtp/rtp-packet.ts';
 
 /** MSB-first bit writer. */
@@ -276,20 +277,6 @@ export function packetizeLatm(frames: readonly Uint8Array[], init: LatmPacketize
   return out;
 }
 
-/** RFC 4571 framing as written by fixtures/rtp/capture-rtp.mjs: 16-bit big-endian length, then the datagram. */
-export function splitLengthPrefixed(file: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let off = 0;
-  while (off + 2 <= file.length) {
-    const len = file.readUInt16BE(off);
-    if (off + 2 + len > file.length) throw new Error(`truncated datagram at ${off}`);
-    out.push(file.subarray(off + 2, off + 2 + len));
-    off += 2 + len;
-  }
-  if (off !== file.length) throw new Error(`trailing byte at ${off}`);
-  return out;
-}
-
 /** Raw AAC frames of an ADTS file (headers stripped; 7 or 9-byte headers). */
 export function adtsRawFrames(file: Buffer): Buffer[] {
   const out: Buffer[] = [];
@@ -342,4 +329,42 @@ export function fmtpFromSdpOrCaps(text: string): Map<string, string> {
   }
   for (const match of text.matchAll(/([\w-]+)=\(string\)([^,]+)/g)) m.set(match[1]!.toLowerCase(), match[2]!.trim());
   return m;
+}
+
+/** Frames of the given sizes, each filled with its own byte so a swap or a cut shows. */
+export function makeAudioFrames(sizes: readonly number[]): Buffer[] {
+  return sizes.map((size, i) => Buffer.alloc(size, (i * 37 + 1) & 0xff));
+}
+
+/** What the AAC depacketizers (RFC 3640, RFC 6416) have in common. */
+export interface AudioDepacketizer {
+  push(packet: RtpPacket): { rtpTimestamp: number; frames: readonly Uint8Array[] } | undefined;
+  onPacketLoss(): void;
+}
+
+/**
+ * Feeds `packets` (made by a packetizer from `frames`, first RTP timestamp 90000, 1024 samples per frame) with
+ * packet number `lose` left out, as a receiver signalling the gap. Asserts the input is never mutated and that
+ * each frame returned sits at its own timestamp. @returns the frames returned, in order.
+ */
+export function depacketizeWithLoss(d: AudioDepacketizer, packets: readonly RtpPacket[], lose: number | undefined, frames: readonly Buffer[]): Buffer[] {
+  const got: Buffer[] = [];
+  let lost = false;
+  for (let i = 0; i < packets.length; i++) {
+    const packet = packets[i] as RtpPacket;
+    if (i === lose) {
+      lost = true;
+      continue;
+    }
+    if (lost) d.onPacketLoss();
+    lost = false;
+    const before = Buffer.from(packet.payload);
+    const r = d.push(packet);
+    assert.deepEqual(packet.payload, before, 'input integrity');
+    if (r === undefined) continue;
+    const firstIndex = (r.rtpTimestamp - 90000) / 1024;
+    r.frames.forEach((f, k) => assert.deepEqual(Buffer.from(f), frames[firstIndex + k], `frame ${firstIndex + k} at its timestamp`));
+    for (const f of r.frames) got.push(Buffer.from(f));
+  }
+  return got;
 }

@@ -10,7 +10,7 @@ import type { RtmpMessage } from '../../../core/media/message.ts';
 import { flvFileHeader, flvTag } from '../../../core/protocol/flv/flv-muxer.ts';
 import { readAudioTagHeader } from '../../../core/protocol/flv/flv-tag.ts';
 import { parseRtpPacket } from '../../../core/protocol/rtp/rtp-packet.ts';
-import { splitLengthPrefixed } from '../../helpers/rtp-audio-packetizer.ts';
+import { splitRtpCapture } from '../../helpers/rtp-capture.ts';
 
 const FIXTURES = new URL('../../../fixtures/rtp/', import.meta.url);
 
@@ -69,7 +69,7 @@ test('packG711Frame: one message, bytes copied once, input untouched, empty → 
 });
 
 test('real ffmpeg PCMA capture → FLV that ffmpeg decodes as pcm_alaw 8000 Hz mono, same samples', () => {
-  const packets = splitLengthPrefixed(readFileSync(new URL('pcma-8k-mono-ffmpeg.rtp', FIXTURES))).map(parseRtpPacket);
+  const packets = splitRtpCapture(readFileSync(new URL('pcma-8k-mono-ffmpeg.rtp', FIXTURES))).map(parseRtpPacket);
   assert.ok(packets.length > 10);
   const first = packets[0]!.timestamp;
   const messages: RtmpMessage[] = [];

@@ -10,8 +10,9 @@ import { parseLatmFmtp, parseStreamMuxConfig, RtpMp4aLatmDepacketizer } from '..
 import type { LatmFmtp } from '../../../../core/codec/aac/rtp-mp4a-latm.ts';
 import { parseRtpPacket } from '../../../../core/protocol/rtp/rtp-packet.ts';
 import type { RtpPacket } from '../../../../core/protocol/rtp/rtp-packet.ts';
+import { splitRtpCapture } from '../../../helpers/rtp-capture.ts';
 import {
-  adtsRawFrames, fmtpFromSdpOrCaps, loasAudioMuxElements, packetizeLatm, splitLengthPrefixed, writeAudioMuxElement,
+  adtsRawFrames, depacketizeWithLoss, fmtpFromSdpOrCaps, makeAudioFrames, loasAudioMuxElements, packetizeLatm, writeAudioMuxElement,
   writeLoas, writeStreamMuxConfig,
 } from '../../../helpers/rtp-audio-packetizer.ts';
 import type { LatmPacketizerInit, StreamMuxConfigInit } from '../../../helpers/rtp-audio-packetizer.ts';
@@ -31,10 +32,6 @@ function fmtpOf(config: Buffer | string, cpresent = '0'): LatmFmtp {
 function depacketizer(fmtp: LatmFmtp): { d: RtpMp4aLatmDepacketizer; errors: GatewayError[] } {
   const errors: GatewayError[] = [];
   return { d: new RtpMp4aLatmDepacketizer(fmtp, (e) => errors.push(e)), errors };
-}
-
-function makeFrames(sizes: readonly number[]): Buffer[] {
-  return sizes.map((size, i) => Buffer.alloc(size, (i * 37 + 1) & 0xff));
 }
 
 test('StreamMuxConfig vectors from ffmpeg, GStreamer and RFC 6416', () => {
@@ -106,7 +103,7 @@ for (const [name, meta] of [['aac-latm-ffmpeg', 'sdp'], ['aac-latm-fragmented-ff
   test(`real capture ${name}: frames equal the encoder's raw AAC frames`, () => {
     const fmtp = parseLatmFmtp(fmtpFromSdpOrCaps(fixture(`${name}.${meta}`).toString()), 48000, 2);
     const { d, errors } = depacketizer(fmtp);
-    const packets = splitLengthPrefixed(fixture(`${name}.rtp`)).map(parseRtpPacket);
+    const packets = splitRtpCapture(fixture(`${name}.rtp`)).map(parseRtpPacket);
     const frames: Buffer[] = [];
     const timestamps: number[] = [];
     for (const p of packets) {
@@ -201,25 +198,9 @@ for (const c of CASES) {
     const cpresent = c.cpresent ?? '0';
     const fmtp = cpresent === '1' ? parseLatmFmtp(new Map([['cpresent', '1']]), 48000, 2) : fmtpOf(writeStreamMuxConfig(c.config ?? { asc: ASC_48K_STEREO }), '0');
     const { d, errors } = depacketizer(fmtp);
-    const frames = makeFrames(c.sizes);
+    const frames = makeAudioFrames(c.sizes);
     const packets = packetizeLatm(frames, c.init);
-    const got: Buffer[] = [];
-    let lost = false;
-    for (let i = 0; i < packets.length; i++) {
-      if (i === c.lose) {
-        lost = true;
-        continue;
-      }
-      if (lost) d.onPacketLoss();
-      lost = false;
-      const before = Buffer.from(packets[i]!.payload);
-      const r = d.push(packets[i]!);
-      assert.deepEqual(packets[i]!.payload, before, 'input integrity');
-      if (r === undefined) continue;
-      const firstIndex = (r.rtpTimestamp - 90000) / 1024;
-      r.frames.forEach((f, k) => assert.deepEqual(Buffer.from(f), frames[firstIndex + k], `frame ${firstIndex + k} at its timestamp`));
-      for (const f of r.frames) got.push(Buffer.from(f));
-    }
+    const got = depacketizeWithLoss(d, packets, c.lose, frames);
     assert.deepEqual(got, c.want.map((i) => frames[i]));
     assert.equal(errors.length, c.errors, errors.map((e) => e.message).join('; '));
   });

@@ -10,8 +10,9 @@ import type { AudioFrames, Mpeg4GenericFmtp } from '../../../../core/codec/aac/r
 import { writeAudioSpecificConfig } from '../../../../core/codec/aac/audio-specific-config.ts';
 import { parseRtpPacket } from '../../../../core/protocol/rtp/rtp-packet.ts';
 import type { RtpPacket } from '../../../../core/protocol/rtp/rtp-packet.ts';
+import { splitRtpCapture } from '../../../helpers/rtp-capture.ts';
 import {
-  adtsRawFrames, fmtpFromSdpOrCaps, packetizeMpeg4Generic, splitLengthPrefixed,
+  adtsRawFrames, depacketizeWithLoss, fmtpFromSdpOrCaps, makeAudioFrames, packetizeMpeg4Generic,
 } from '../../../helpers/rtp-audio-packetizer.ts';
 import type { Mpeg4GenericPacketizerInit } from '../../../helpers/rtp-audio-packetizer.ts';
 
@@ -39,10 +40,6 @@ function depacketizer(fmtp: Mpeg4GenericFmtp): { d: RtpMpeg4GenericDepacketizer;
 }
 
 /** Frames with recognisable content: frame i is `size(i)` bytes of (i + offset) & 0xff. */
-function makeFrames(sizes: readonly number[]): Buffer[] {
-  return sizes.map((size, i) => Buffer.alloc(size, (i * 37 + 1) & 0xff));
-}
-
 test('fmtp: ffmpeg and GStreamer announcements give the ASC and the AU-header layout', () => {
   const ff = parseMpeg4GenericFmtp(fmtpFromSdpOrCaps(fixture('aac-mpeg4-generic-ffmpeg.sdp').toString()));
   assert.equal(ff.mode, 'AAC-hbr');
@@ -119,7 +116,7 @@ for (const [name, meta] of [['aac-mpeg4-generic-ffmpeg', 'sdp'], ['aac-mpeg4-gen
   test(`real capture ${name}: frames equal the encoder's raw AAC frames`, () => {
     const fmtp = parseMpeg4GenericFmtp(fmtpFromSdpOrCaps(fixture(`${name}.${meta}`).toString()));
     const { d, errors } = depacketizer(fmtp);
-    const packets = splitLengthPrefixed(fixture(`${name}.rtp`)).map(parseRtpPacket);
+    const packets = splitRtpCapture(fixture(`${name}.rtp`)).map(parseRtpPacket);
     const { frames, results } = collect(d, packets);
     assert.deepEqual(errors, []);
     const want = adtsRawFrames(fixture(name.endsWith('gstreamer') ? 'aac-44k-mono-gstreamer.adts' : 'aac-48k-stereo-2s.adts'));
@@ -176,25 +173,9 @@ for (const c of CASES) {
   test(`packetizer → depacketizer: ${c.label}`, () => {
     const fmtp = parseMpeg4GenericFmtp(new Map([...HBR_48K_STEREO, ...(c.fmtp ?? [])]));
     const { d, errors } = depacketizer(fmtp);
-    const frames = makeFrames(c.sizes);
+    const frames = makeAudioFrames(c.sizes);
     const packets = packetizeMpeg4Generic(frames, c.init);
-    const got: Buffer[] = [];
-    let lost = false;
-    for (let i = 0; i < packets.length; i++) {
-      if (i === c.lose) {
-        lost = true;
-        continue;
-      }
-      if (lost) d.onPacketLoss();
-      lost = false;
-      const before = Buffer.from(packets[i]!.payload);
-      const r = d.push(packets[i]!);
-      assert.deepEqual(packets[i]!.payload, before, 'input integrity');
-      if (r === undefined) continue;
-      const firstIndex = (r.rtpTimestamp - 90000) / 1024;
-      r.frames.forEach((f, k) => assert.deepEqual(Buffer.from(f), frames[firstIndex + k], `frame ${firstIndex + k} at its timestamp`));
-      for (const f of r.frames) got.push(Buffer.from(f));
-    }
+    const got = depacketizeWithLoss(d, packets, c.lose, frames);
     assert.deepEqual(got, c.want.map((i) => frames[i]));
     assert.equal(errors.length, c.errors, errors.map((e) => e.message).join('; '));
     for (const e of errors) assert.equal(e.code, 'GW_ERR_RTP_PAYLOAD');
@@ -254,11 +235,11 @@ test('single-packet AUs are views into the payload; reassembled AUs are copies',
     q.payload.copy(payload);
     return { ...q, payload };
   };
-  const [p] = packetizeMpeg4Generic(makeFrames([50])).map(unpooled);
+  const [p] = packetizeMpeg4Generic(makeAudioFrames([50])).map(unpooled);
   const r = d.push(p!)!;
   assert.equal(r.frames[0]!.buffer, p!.payload.buffer);
   assert.equal(r.frames[0]!.byteOffset, p!.payload.byteOffset + 4);
-  const packets = packetizeMpeg4Generic(makeFrames([3000]), { maxPayloadSize: 1000 }).map(unpooled);
+  const packets = packetizeMpeg4Generic(makeAudioFrames([3000]), { maxPayloadSize: 1000 }).map(unpooled);
   let out: AudioFrames | undefined;
   for (const q of packets) out = d.push(q);
   assert.notEqual(out!.frames[0]!.buffer, packets.at(-1)!.payload.buffer);
