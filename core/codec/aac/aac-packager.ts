@@ -11,9 +11,9 @@ import { GatewayError } from '../../errors.ts';
 import { AAC_AUDIO_TAG_HEADER_SIZE, AacPacketType, writeAacAudioTagHeader } from '../../protocol/flv/flv-tag.ts';
 import { EsFrameSplitter } from '../es-frame-splitter.ts';
 import type { EsFrameFormat } from '../es-frame-splitter.ts';
-import { isAdtsSyncAt, MAX_ADTS_FRAME_LENGTH, parseAdtsHeader } from './adts.ts';
+import { ascFromAdts, isAdtsSyncAt, MAX_ADTS_FRAME_LENGTH, parseAdtsHeader } from './adts.ts';
 import type { AdtsHeader } from './adts.ts';
-import { ascEquals, ascFromAdts, SAMPLING_FREQUENCIES, writeAudioSpecificConfig } from './audio-specific-config.ts';
+import { ascEquals, SAMPLING_FREQUENCIES, writeAudioSpecificConfig } from './audio-specific-config.ts';
 import type { AudioSpecificConfig } from './audio-specific-config.ts';
 
 /** Samples per AAC frame (1024; the 960-sample variant is not used in ADTS/RTMP practice). */

@@ -88,3 +88,19 @@ export function writeAdtsHeader(out: Uint8Array, offset: number, asc: AudioSpeci
 function adtsError(message: string): GatewayError {
   return new GatewayError(ErrorCode.AacAdts, `ADTS: ${message}`);
 }
+
+/**
+ * ASC equivalent to an ADTS header (1.A.2.2.1: profile_ObjectType + 1, sampling_frequency_index,
+ * channel_configuration). HE-AAC in ADTS is signaled implicitly, so no extension is set.
+ * @throws GatewayError(AacConfig) on a reserved frequency index.
+ */
+export function ascFromAdts(h: AdtsHeader): AudioSpecificConfig {
+  const samplingFrequency = SAMPLING_FREQUENCIES[h.samplingFrequencyIndex];
+  if (samplingFrequency === undefined) throw new GatewayError(ErrorCode.AacConfig, `AudioSpecificConfig: reserved samplingFrequencyIndex ${h.samplingFrequencyIndex}`);
+  return {
+    audioObjectType: h.objectType,
+    samplingFrequencyIndex: h.samplingFrequencyIndex,
+    samplingFrequency,
+    channelConfiguration: h.channelConfiguration,
+  };
+}

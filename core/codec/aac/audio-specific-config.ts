@@ -5,7 +5,6 @@
  */
 import { ErrorCode, GatewayError } from '../../errors.ts';
 import { BitReader } from '../bit-reader.ts';
-import type { AdtsHeader } from './adts.ts';
 
 /** Table 1.18 samplingFrequencyIndex → Hz (0x0..0xC; 0xD/0xE reserved, 0xF = explicit 24-bit value). */
 export const SAMPLING_FREQUENCIES: readonly number[] = [
@@ -132,22 +131,6 @@ function writeChannels(w: AscBitWriter, channelConfiguration: number): void {
 function frequencyIndexOf(hz: number): number {
   const i = SAMPLING_FREQUENCIES.indexOf(hz);
   return i >= 0 ? i : EXPLICIT_FREQUENCY_INDEX;
-}
-
-/**
- * ASC equivalent to an ADTS header (1.A.2.2.1: profile_ObjectType + 1, sampling_frequency_index,
- * channel_configuration). HE-AAC in ADTS is signaled implicitly, so no extension is set.
- * @throws GatewayError(AacConfig) on a reserved frequency index.
- */
-export function ascFromAdts(h: AdtsHeader): AudioSpecificConfig {
-  const samplingFrequency = SAMPLING_FREQUENCIES[h.samplingFrequencyIndex];
-  if (samplingFrequency === undefined) throw ascError(`reserved samplingFrequencyIndex ${h.samplingFrequencyIndex}`);
-  return {
-    audioObjectType: h.objectType,
-    samplingFrequencyIndex: h.samplingFrequencyIndex,
-    samplingFrequency,
-    channelConfiguration: h.channelConfiguration,
-  };
 }
 
 /** True when two configs describe the same stream (a change means a new sequence header). */

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  ascEquals, ascFromAdts, parseAudioSpecificConfig, SAMPLING_FREQUENCIES, writeAudioSpecificConfig,
+  ascEquals, parseAudioSpecificConfig, SAMPLING_FREQUENCIES, writeAudioSpecificConfig,
 } from '../../../../core/codec/aac/audio-specific-config.ts';
 import type { AudioSpecificConfig } from '../../../../core/codec/aac/audio-specific-config.ts';
-import { parseAdtsHeader } from '../../../../core/codec/aac/adts.ts';
+import { ascFromAdts, parseAdtsHeader } from '../../../../core/codec/aac/adts.ts';
 import { ErrorCode, isGatewayError } from '../../../../core/errors.ts';
 import { ADTS_VECTORS, ASC_FFMPEG_LC_44K_STEREO, hex } from '../../../helpers/vectors.ts';
 
