@@ -9,21 +9,6 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
-let root: Logger = pino({
-  level: (process.env.CASTGATE_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info',
-  base: { service: 'castgate' },
-});
-
-/** The process-wide root logger. */
-export function rootLogger(): Logger {
-  return root;
-}
-
-/** Replace the root logger (the CLI does this after reading `srs_log_level`; tests silence it). */
-export function setRootLogger(logger: Logger): void {
-  root = logger;
-}
-
 /** Build a root logger at `level` writing JSON lines to stdout (or to fd 2 when `stderr` is set). */
 export function createLogger(level: LevelWithSilent, stderr = false): Logger {
   return pino({ level, base: { service: 'castgate' } }, stderr ? pino.destination(2) : pino.destination(1));

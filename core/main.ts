@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { Logger } from './log.ts';
-import { createLogger, setRootLogger } from './log.ts';
+import { createLogger } from './log.ts';
 import { isGatewayError } from './errors.ts';
 import { loadConfig, vhostConfig, type Config } from './config/config.ts';
 import { SourceHub } from './hub/source-hub.ts';
@@ -22,6 +22,7 @@ import { RtmpServer } from './output/rtmp-server.ts';
 import { HttpServer } from './output/http-server.ts';
 import { HlsServer } from './output/hls/hls-server.ts';
 import { AudioFastCacheServer } from './output/audio-fast-cache.ts';
+import { createPublishTargetResolver } from './output/publish-target.ts';
 import { createCaster, type Caster } from '../casters/index.ts';
 import { createIngesters, type Ingester } from '../ingest/index.ts';
 
@@ -108,13 +109,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       });
       await http.start();
     }
+    // One resolver of output URLs (this hub, or an RTMP push to a foreign server) for every caster and ingester.
+    const publishTarget = createPublishTargetResolver({ hub, rtmpPorts: rtmp.ports, log });
     for (const cfg of config.streamCasters) {
       if (!cfg.enabled) continue;
-      const caster = createCaster(cfg, { hub, log, rtmpPorts: rtmp.ports });
+      const caster = createCaster(cfg, { log, publishTarget });
       await caster.start();
       casters.push(caster);
     }
-    for (const ingester of createIngesters(config.vhosts.values(), { hub, log, rtmpPorts: rtmp.ports })) {
+    for (const ingester of createIngesters(config.vhosts.values(), { log, publishTarget })) {
       ingesters.push(ingester);
       ingester.start();
     }
@@ -182,7 +185,6 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
     return 0;
   }
   const log = createLogger(config.logLevel);
-  setRootLogger(log);
   let gw: Gateway;
   try {
     gw = await startGateway(config, log);

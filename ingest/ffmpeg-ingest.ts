@@ -10,31 +10,25 @@
 import type { ChildProcess } from 'node:child_process';
 import { isGatewayError, type GatewayError } from '../core/errors.ts';
 import { PithyLog, type Logger } from '../core/log.ts';
-import type { HubPort, Publisher, SessionInfo } from '../core/hub/ports.ts';
+import type { Publisher, PublishTarget, SessionInfo } from '../core/hub/ports.ts';
 import type { RtmpMessage } from '../core/media/message.ts';
-import { streamKeyString, type StreamKey } from '../core/media/stream-key.ts';
+import { streamKeyString } from '../core/media/stream-key.ts';
 import { FlvDemuxer } from '../core/protocol/flv/flv-demuxer.ts';
 import { SupervisedProcess, type SupervisedProcessStats } from '../core/process/child-process.ts';
-
-/** Where an engine's messages go: a hub (this gateway, or a remote push port) and the stream key. */
-export interface IngestTarget {
-  readonly hub: HubPort;
-  readonly key: StreamKey;
-}
 
 /**
  * Publishes lazily: the stream is taken at the first message and given back by `close()`, so a source that is
  * down (ffmpeg restarting, a file being retried) does not hold the key. A busy key is reported once per attempt.
  */
 export class LazyPublisher {
-  readonly #target: IngestTarget;
+  readonly #target: PublishTarget;
   readonly #who: SessionInfo;
   readonly #log: Logger;
   #publisher: Publisher | undefined;
   #refused = false;
   messages = 0;
 
-  constructor(target: IngestTarget, who: SessionInfo, log: Logger) {
+  constructor(target: PublishTarget, who: SessionInfo, log: Logger) {
     this.#target = target;
     this.#who = who;
     this.#log = log;
@@ -79,8 +73,8 @@ export interface FfmpegIngestOptions {
   readonly name: string;
   readonly ffmpegPath: string;
   readonly args: readonly string[];
-  /** undefined: ffmpeg pushes to its output URL itself. */
-  readonly target: IngestTarget | undefined;
+  /** Where the FLV from ffmpeg's stdout is published; undefined: ffmpeg pushes to its output URL itself. */
+  readonly target: PublishTarget | undefined;
   readonly log: Logger;
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;

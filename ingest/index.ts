@@ -2,10 +2,11 @@
  * The ingester (SRS app/srs_app_ingest.cpp SrsIngester): one per `vhost { ingest id { } }` block, one engine per
  * `engine { }` inside it (SRS: several engines = several outputs, one ffmpeg each).
  *
- * Per engine the output template is resolved ([vhost] [port] [app] [stream] [engine]; SRS's
- * `rtmp://host/app?vhost=v/stream` form is accepted), and it decides where messages go exactly as
- * casters/index.ts does: a loopback output without a port, or with one of our RTMP ports, is this gateway
- * (in-process, the hub's publish); anything else is pushed over RTMP. Then how the input is read:
+ * Per engine the output template's [vhost] [app] [stream] [engine] are substituted here, then the context's
+ * PublishTargetResolver (built once by core/main.ts, shared with the casters) substitutes [port], accepts SRS's
+ * `rtmp://host/app?vhost=v/stream` form and decides where messages go: a loopback output without a port, or with
+ * one of our RTMP ports, is this gateway (in-process, the hub's publish); anything else is pushed over RTMP.
+ * Then how the input is read:
  * - `type file`, the engine copies, and every file is FLV or MPEG-TS: castgate loops the files itself
  *   (file-looper.ts), no ffmpeg; a file that cannot be read is one error, then retried with backoff (1 s … 30 s).
  * - everything else: ffmpeg (ffmpeg-ingest.ts), found as the `ffmpeg` directive, else $FFMPEG_PATH, else
@@ -18,22 +19,20 @@ import { basename, extname, join } from 'node:path';
 import type { IngestConfig, IngestEngineConfig } from '../core/config/config.ts';
 import { ErrorCode, GatewayError } from '../core/errors.ts';
 import { PithyLog, type Logger } from '../core/log.ts';
-import type { HubPort } from '../core/hub/ports.ts';
-import { isOwnAddress, parseRtmpUrl, resolveTemplate, streamKeyString } from '../core/media/stream-key.ts';
-import { remotePublishPort } from '../core/output/rtmp-push.ts';
+import type { PublishTarget, PublishTargetResolver } from '../core/hub/ports.ts';
+import { resolveTemplate, streamKeyString } from '../core/media/stream-key.ts';
 import { Backoff, type SupervisedProcess } from '../core/process/child-process.ts';
 import { buildFfmpegArgs, concatList, engineCopies, type EngineDirectives } from './ffmpeg-args.ts';
-import { FfmpegIngest, LazyPublisher, type FfmpegIngestStats, type IngestTarget } from './ffmpeg-ingest.ts';
+import { FfmpegIngest, LazyPublisher, type FfmpegIngestStats } from './ffmpeg-ingest.ts';
 import { FileLooper, type FileLooperStats } from './file-looper.ts';
 
 /** Files castgate loops natively (by extension; the content is sniffed again when read). */
 const NATIVE_EXTENSIONS = new Set(['.flv', '.ts', '.m2ts', '.mts', '.m2t']);
 
 export interface IngestContext {
-  readonly hub: HubPort;
   readonly log: Logger;
-  /** Our RTMP listen ports ([port], and to recognise outputs that are this gateway). */
-  readonly rtmpPorts: readonly number[];
+  /** The gateway's one resolver of output URLs (core/main.ts): this hub, or an RTMP push to a foreign server. */
+  readonly publishTarget: PublishTargetResolver;
   readonly vhost: string;
   /** Tests: shorter backoffs. */
   readonly minBackoffMs?: number;
@@ -64,14 +63,6 @@ interface Engine {
   stop(): Promise<void>;
   stats(): NativeIngestStats | FfmpegIngestStats;
   readonly process?: SupervisedProcess;
-}
-
-/** SRS writes `rtmp://host:port/app?vhost=v/stream`; move the query behind the stream: `.../app/stream?vhost=v`. */
-export function normalizeSrsRtmpUrl(url: string): string {
-  const m = /^(rtmp:\/\/[^/]+\/[^?]*)\?([^/]*)\/([^?]+)(?:\?(.*))?$/.exec(url);
-  if (m === null) return url;
-  const query = [m[2], m[4]].filter((q) => q !== undefined && q !== '').join('&');
-  return `${m[1] as string}/${m[3] as string}${query === '' ? '' : `?${query}`}`;
 }
 
 /** [app] and [stream] of an input: the last two segments of a URL path, or `live` and a file's base name. */
@@ -126,7 +117,7 @@ function directivesOf(e: IngestEngineConfig): EngineDirectives {
 /** Native looping of FLV/TS files into a publisher, restarted with backoff when a file fails. */
 class NativeIngest implements Engine {
   readonly #files: readonly string[];
-  readonly #target: IngestTarget;
+  readonly #target: PublishTarget;
   readonly #log: Logger;
   readonly #publisher: LazyPublisher;
   readonly #decodeErrors: PithyLog;
@@ -138,7 +129,7 @@ class NativeIngest implements Engine {
   #error: string | undefined;
   #nextRetryMs: number | undefined;
 
-  constructor(files: readonly string[], target: IngestTarget, name: string, log: Logger, ctx: IngestContext) {
+  constructor(files: readonly string[], target: PublishTarget, name: string, log: Logger, ctx: IngestContext) {
     this.#files = files;
     this.#target = target;
     this.#log = log;
@@ -263,18 +254,11 @@ export class Ingester {
     const ctx = this.#ctx;
     const { type, urls } = this.#cfg.input;
     const names = inputNames(type, urls[0] as string);
-    const port = ctx.rtmpPorts[0] ?? 1935;
-    const url = normalizeSrsRtmpUrl(
-      resolveTemplate(e.output, { vhost: ctx.vhost, app: names.app, stream: names.stream })
-        .replaceAll('[port]', String(port))
-        .replaceAll('[engine]', e.id ?? ''),
+    const target = ctx.publishTarget(
+      resolveTemplate(e.output, { vhost: ctx.vhost, app: names.app, stream: names.stream }).replaceAll('[engine]', e.id ?? ''),
     );
-    const out = parseRtmpUrl(url);
-    const explicitPort = new URL(url).port !== '';
-    const own = isOwnAddress(out.host, explicitPort ? out.port : port, ctx.rtmpPorts);
-    const target: IngestTarget = { hub: own ? ctx.hub : remotePublishPort(url, ctx.log), key: out.key };
     const name = `${this.#cfg.id}/${e.id ?? index}`;
-    const log = this.#log.child({ engine: e.id ?? index, stream: streamKeyString(out.key) });
+    const log = this.#log.child({ engine: e.id ?? index, stream: streamKeyString(target.key) });
     const directives = directivesOf(e);
     const native = type === 'file' && engineCopies(directives) && e.perfile.length === 0 && e.vfilter.length === 0
       && urls.every((f) => NATIVE_EXTENSIONS.has(extname(f).toLowerCase()));
@@ -295,13 +279,13 @@ export class Ingester {
       throw new GatewayError(ErrorCode.ConfInvalid, `${this.#cfg.file}:${this.#cfg.line}: ingest '${this.#cfg.id}': only type file takes several urls`);
     }
     const ffmpegPath = resolveFfmpegPath(this.#cfg.ffmpeg);
-    const args = buildFfmpegArgs({ input: { type, url: input }, engine, output: own ? { pipe: true } : { pipe: false, url } });
-    log.info({ ffmpeg: ffmpegPath, mode: own ? 'pipe' : 'push' }, 'ingest: ffmpeg');
+    const args = buildFfmpegArgs({ input: { type, url: input }, engine, output: target.local ? { pipe: true } : { pipe: false, url: target.url } });
+    log.info({ ffmpeg: ffmpegPath, mode: target.local ? 'pipe' : 'push' }, 'ingest: ffmpeg');
     return new FfmpegIngest({
       name,
       ffmpegPath,
       args,
-      target: own ? target : undefined,
+      target: target.local ? target : undefined,
       log,
       ...(ctx.minBackoffMs !== undefined ? { minBackoffMs: ctx.minBackoffMs } : {}),
       ...(ctx.maxBackoffMs !== undefined ? { maxBackoffMs: ctx.maxBackoffMs } : {}),

@@ -25,26 +25,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { ErrorCode, GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { nextSessionId } from '../../core/log.ts';
-import type { HubPort } from '../../core/hub/ports.ts';
+import type { PublishTarget } from '../../core/hub/ports.ts';
 import { MAX_ACCESS_UNIT_SIZE } from '../../core/codec/h264/avc-packager.ts';
-import { DEFAULT_VHOST, makeStreamKey, type StreamKey } from '../../core/media/stream-key.ts';
-import type { Caster, CasterStats } from '../caster.ts';
+import { DEFAULT_VHOST, makeStreamKey } from '../../core/media/stream-key.ts';
+import type { Caster, CasterOutput, CasterStats } from '../caster.ts';
 import { FLV_POST_LINGER_MS, FlvPostSession, respond, type FlvPostCounters, type FlvPostSessionInfo } from './flv-post-session.ts';
 
-/** Where one stream goes: the hub (this gateway's, or an RTMP push port) and the key on it. */
-export interface FlvPostTarget {
-  readonly hub: HubPort;
-  readonly key: StreamKey;
-}
-
-/**
- * Resolve the `output` template for one request.
- * @throws GatewayError GW_ERR_STREAM_KEY_INVALID when the result is not a valid rtmp://host/app/stream URL.
- */
-export type FlvPostOutput = (vars: { readonly app: string; readonly stream: string; readonly vhost: string }) => FlvPostTarget;
-
 export interface FlvPostCasterOptions {
-  readonly output: FlvPostOutput;
+  /** The `output` template resolved per request (`vhost` is the request's `?vhost=`, else the default vhost). */
+  readonly output: CasterOutput;
   readonly listen: { readonly host: string | undefined; readonly port: number };
   /** A body that sends nothing for this long is cut (stream_caster `idle_timeout`). */
   readonly idleTimeoutMs: number;
@@ -193,7 +182,7 @@ export class FlvPostCaster implements Caster {
     if (route === undefined) return respond(req, res, 404, `no stream at '${pathname.slice(0, 200)}': POST to /app/stream.flv`, linger);
     const vhost = new URLSearchParams(query).get('vhost') ?? DEFAULT_VHOST;
     if (!VHOST_RE.test(vhost)) return respond(req, res, 404, `invalid vhost '${vhost.slice(0, 200)}'`, linger);
-    let target: FlvPostTarget;
+    let target: PublishTarget;
     try {
       target = this.#opts.output({ app: route.app, stream: route.stream, vhost });
     } catch (err) {

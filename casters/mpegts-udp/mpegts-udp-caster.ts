@@ -16,16 +16,16 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../../core/log.ts';
 import { nextSessionId, PithyLog } from '../../core/log.ts';
 import { ErrorCode, GatewayError, isGatewayError } from '../../core/errors.ts';
-import type { HubPort, Publisher } from '../../core/hub/ports.ts';
+import type { Publisher, PublishTarget } from '../../core/hub/ports.ts';
 import type { RtmpMessage } from '../../core/media/message.ts';
-import { streamKeyString, type StreamKey } from '../../core/media/stream-key.ts';
+import { streamKeyString } from '../../core/media/stream-key.ts';
 import { TsDemuxer } from '../../core/protocol/mpegts/ts-demuxer.ts';
 import type { Caster, CasterStats } from '../caster.ts';
 import { TsToRtmp } from './to-rtmp.ts';
 
 export interface MpegtsUdpCasterOptions {
-  readonly hub: HubPort;
-  readonly key: StreamKey;
+  /** The stream this port publishes: the `output` resolved once (this hub, or an RTMP push port). */
+  readonly target: PublishTarget;
   readonly listen: { readonly host: string | undefined; readonly port: number };
   readonly idleTimeoutMs: number;
   /**
@@ -59,7 +59,7 @@ export class MpegtsUdpCaster implements Caster {
 
   constructor(opts: MpegtsUdpCasterOptions) {
     this.#opts = opts;
-    this.#log = opts.log.child({ caster: 'mpegts_over_udp', stream: streamKeyString(opts.key) });
+    this.#log = opts.log.child({ caster: 'mpegts_over_udp', stream: streamKeyString(opts.target.key) });
     this.#errors = new PithyLog(this.#log, 'TS decode errors');
     this.#foreign = new PithyLog(this.#log, 'datagrams from a second sender dropped');
   }
@@ -113,7 +113,7 @@ export class MpegtsUdpCaster implements Caster {
     return {
       caster: 'mpegts_over_udp',
       listen: this.#port,
-      stream: streamKeyString(this.#opts.key),
+      stream: streamKeyString(this.#opts.target.key),
       publishing: this.#session?.publisher !== undefined,
       sender: this.#session?.sender,
       datagrams: this.#datagrams,
@@ -193,7 +193,7 @@ export class MpegtsUdpCaster implements Caster {
   #publish(session: UdpSession): void {
     session.lastPublishAttemptMs = Date.now();
     try {
-      session.publisher = this.#opts.hub.publish(this.#opts.key, { id: session.id, protocol: 'mpegts_over_udp', remote: session.sender });
+      session.publisher = this.#opts.target.hub.publish(this.#opts.target.key, { id: session.id, protocol: 'mpegts_over_udp', remote: session.sender });
     } catch (err) {
       if (isGatewayError(err, ErrorCode.StreamBusy)) this.#foreign.hit(err);
       else session.log.error({ err }, 'publish failed');

@@ -15,12 +15,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { ErrorCode, GatewayError } from '../../core/errors.ts';
 import { nextSessionId, type Logger } from '../../core/log.ts';
 import type { Caster, CasterStats } from '../caster.ts';
-import type { CasterOutputVars, CasterTarget } from '../index.ts';
+import type { CasterOutput } from '../caster.ts';
 import { RtpPortPool } from './rtp-port-pool.ts';
 import { RtspSession, type RtspCasterCounters } from './rtsp-session.ts';
 
 export interface RtspCasterOptions {
-  readonly output: (vars: CasterOutputVars) => CasterTarget;
+  readonly output: CasterOutput;
   readonly listen: { readonly host: string | undefined; readonly port: number };
   readonly rtpPortMin: number;
   readonly rtpPortMax: number;

@@ -23,7 +23,7 @@ import type { Socket } from 'node:net';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { ErrorCode, GatewayError, isGatewayError } from '../../core/errors.ts';
 import { PithyLog, type Logger } from '../../core/log.ts';
-import type { Publisher, SessionInfo } from '../../core/hub/ports.ts';
+import type { Publisher, PublishTarget, SessionInfo } from '../../core/hub/ports.ts';
 import type { RtmpMessage } from '../../core/media/message.ts';
 import { streamKeyString } from '../../core/media/stream-key.ts';
 import { DEFAULT_UDP_REORDER, type RtpReorderOptions } from '../../core/protocol/rtp/rtp-reorder-buffer.ts';
@@ -32,7 +32,7 @@ import { serializeInterleavedFrame, serializeRtspResponse } from '../../core/pro
 import { formatTransportHeader, parseTransportHeader, type RtspTransport } from '../../core/protocol/rtsp/transport-header.ts';
 import { findTrackByControl, parseAnnounceSdp, type SdpTrack } from '../../core/protocol/rtsp/sdp-tracks.ts';
 import { parseRtspStreamUrl } from '../../core/protocol/rtsp/rtsp-url.ts';
-import type { CasterOutputVars, CasterTarget } from '../index.ts';
+import type { CasterOutput } from '../caster.ts';
 import { udpPeerAddress, type RtpPortPair, type RtpPortPool } from './rtp-port-pool.ts';
 import { RtspTimeline } from './rtsp-timeline.ts';
 import { RtspTrack, type RtspTrackStats } from './rtsp-track.ts';
@@ -76,7 +76,7 @@ export interface RtspSessionOptions {
   readonly socket: Socket;
   readonly id: string;
   readonly log: Logger;
-  readonly output: (vars: CasterOutputVars) => CasterTarget;
+  readonly output: CasterOutput;
   readonly ports: RtpPortPool;
   readonly idleTimeoutMs: number;
   readonly counters: RtspCasterCounters;
@@ -92,7 +92,7 @@ export class RtspSession {
   readonly #remoteAddress: string;
   #state: State = 'init';
   #sessionId: string | undefined;
-  #target: CasterTarget | undefined;
+  #target: PublishTarget | undefined;
   #query = '';
   #sdpTracks: SdpTrack[] = [];
   #timeline = new RtspTimeline();
@@ -292,7 +292,7 @@ export class RtspSession {
       this.#respond(415, cseq, [], `ANNOUNCE needs an application/sdp body (got ${contentType ?? 'none'})`);
       return;
     }
-    let target: CasterTarget;
+    let target: PublishTarget;
     let tracks: SdpTrack[];
     try {
       const url = parseRtspStreamUrl(req.uri);

@@ -1,6 +1,7 @@
 /**
  * Narrow interfaces of the hub, declared for the sides that use them (STYLE habit 15): casters and the RTMP
- * publish path depend on `HubPort`/`Publisher`; outputs depend on `Subscriber`/`ConsumerTarget`.
+ * publish path depend on `HubPort`/`Publisher` (casters and ingest reach it through a `PublishTarget`); outputs
+ * depend on `Subscriber`/`ConsumerTarget`.
  * Nothing here awaits: the hub is synchronous (habit 14).
  */
 import type { RtmpMessage } from '../media/message.ts';
@@ -81,6 +82,43 @@ export interface SourceEvents {
    */
   onPublish(listener: (key: StreamKey, who: SessionInfo) => void): () => void;
 }
+
+/**
+ * Where one stream is published: the port to publish on and the key on it, as an output URL names them
+ * (a caster's `output`, an ingest engine's `output`; later transcode and forward outputs). Made by a
+ * PublishTargetResolver.
+ *
+ * Shape, e.g. for `rtmp://127.0.0.1/live/cam?vhost=v` on a gateway listening on 1935:
+ * `{ hub: <this gateway's hub>, key: { vhost: 'v', app: 'live', stream: 'cam' },
+ *    url: 'rtmp://127.0.0.1/live/cam?vhost=v', local: true }`;
+ * for `rtmp://10.0.0.9/live/cam`: `{ hub: <RTMP push port for that URL>, key: { vhost: '__defaultVhost__', ... },
+ *    url: 'rtmp://10.0.0.9/live/cam', local: false }`.
+ */
+export interface PublishTarget {
+  /**
+   * Where `publish(key, who)` goes. `local`: this gateway's hub. Otherwise a port whose publishers push over RTMP
+   * to `url` (one publisher at a time: a second gets GW_ERR_STREAM_BUSY; it cannot be played from).
+   */
+  readonly hub: HubPort;
+  /** The stream key the URL names (vhost from `?vhost=` or the host name, SRS rule). */
+  readonly key: StreamKey;
+  /** The resolved URL: `[port]` substituted, SRS's `app?vhost=v/stream` form normalized to `app/stream?vhost=v`. */
+  readonly url: string;
+  /** True when the URL names this gateway (published in-process, no socket); false for a foreign RTMP server. */
+  readonly local: boolean;
+}
+
+/**
+ * Resolve an output URL `rtmp://host[:port]/app[/...]/stream[?vhost=v]` to its PublishTarget. The caller
+ * substitutes its own template variables (`[app]`, `[stream]`, `[vhost]`, `[engine]`) first; `[port]` (this
+ * gateway's first RTMP port) is the resolver's. A loopback or unspecified host with one of our RTMP ports, or a
+ * loopback host without a port, is this gateway; anything else is a foreign server. The same foreign URL resolves
+ * to the same push port every time, so its second publisher is refused as on the hub.
+ * Built once by core/main.ts and shared by casters, ingesters, transcoders and forwarders
+ * (core/output/publish-target.ts).
+ * @throws GatewayError GW_ERR_STREAM_KEY_INVALID when the URL is not rtmp://host[:port]/app/stream with valid names.
+ */
+export type PublishTargetResolver = (url: string) => PublishTarget;
 
 export interface HubPort {
   /**

@@ -4,6 +4,7 @@
  */
 import { createLogger } from '../../core/log.ts';
 import { casterOutput } from '../../casters/index.ts';
+import { createPublishTargetResolver } from '../../core/output/publish-target.ts';
 import { RtspCaster } from '../../casters/rtsp/rtsp-caster.ts';
 import { fakeHub, type FakeHub } from './fake-hub.ts';
 
@@ -24,7 +25,7 @@ export async function startTestRtspCaster(opts: TestRtspCasterOptions = {}): Pro
   const log = createLogger('silent');
   const base = opts.rtpPortMin ?? 30000 + 2 * Math.floor(Math.random() * 10000);
   const caster = new RtspCaster({
-    output: casterOutput('rtmp://127.0.0.1/[app]/[stream]', { hub, log, rtmpPorts: [1935] }),
+    output: casterOutput('rtmp://127.0.0.1/[app]/[stream]', { log, publishTarget: createPublishTargetResolver({ hub, log, rtmpPorts: [1935] }) }),
     listen: { host: 'listenHost' in opts ? opts.listenHost : '127.0.0.1', port: 0 },
     rtpPortMin: base,
     rtpPortMax: opts.rtpPortMax ?? base + 100,

@@ -2,18 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { loadConfigText } from '../../core/config/config.ts';
-import { createIngesters, inputNames, normalizeSrsRtmpUrl, resolveFfmpegPath } from '../../ingest/index.ts';
+import { createPublishTargetResolver } from '../../core/output/publish-target.ts';
+import { createIngesters, inputNames, resolveFfmpegPath } from '../../ingest/index.ts';
 import { fakeHub } from '../helpers/fake-hub.ts';
-
-test('normalizeSrsRtmpUrl moves SRS\'s app?vhost=v/stream query behind the stream', () => {
-  const cases: [string, string][] = [
-    ['rtmp://127.0.0.1:1935/live?vhost=__defaultVhost__/livestream', 'rtmp://127.0.0.1:1935/live/livestream?vhost=__defaultVhost__'],
-    ['rtmp://h/live?vhost=a.com/s?token=x', 'rtmp://h/live/s?vhost=a.com&token=x'],
-    ['rtmp://h/live/s', 'rtmp://h/live/s'],
-    ['rtmp://h/live/s?vhost=a.com', 'rtmp://h/live/s?vhost=a.com'],
-  ];
-  for (const [input, want] of cases) assert.equal(normalizeSrsRtmpUrl(input), want, input);
-});
 
 test('inputNames: [app] and [stream] from a URL or a file name', () => {
   assert.deepEqual(inputNames('stream', 'rtmp://h/live/src'), { app: 'live', stream: 'src' });
@@ -38,7 +29,7 @@ test('createIngesters: enabled blocks of enabled vhosts; outputs resolved to in-
   }
   vhost off.com { enabled off; ingest d { enabled on; input { type file; url d.flv; } engine { output rtmp://127.0.0.1/live/d; } } }`, 'conf/t.conf');
   const log = pino({ level: 'silent' });
-  const ingesters = createIngesters(config.vhosts.values(), { hub: fakeHub(), log, rtmpPorts: [19350] });
+  const ingesters = createIngesters(config.vhosts.values(), { log, publishTarget: createPublishTargetResolver({ hub: fakeHub(), log, rtmpPorts: [19350] }) });
   assert.deepEqual(ingesters.map((i) => i.id), ['a', 'c']);
   const a = ingesters[0]?.stats().engines[0];
   assert.equal(a?.mode, 'native');

@@ -22,11 +22,6 @@ export const NaluType = {
 } as const;
 export type NaluType = (typeof NaluType)[keyof typeof NaluType];
 
-/** nal_unit_type: the low 5 bits of the 1-byte NAL header (7.3.1). */
-export function naluType(nalu: Uint8Array): number {
-  return nalu[0] & 0x1f;
-}
-
 /** True for VCL NAL units (coded slices, types 1..5; Table 7-1 "VCL" column). */
 export function isVclNaluType(type: number): boolean {
   return type >= NaluType.NonIdr && type <= NaluType.Idr;

@@ -17,6 +17,7 @@ import type { SessionInfo } from '../../../core/hub/ports.ts';
 import type { RtmpMessage } from '../../../core/media/message.ts';
 import { FlvDemuxer } from '../../../core/protocol/flv/flv-demuxer.ts';
 import type { StreamCasterConfig } from '../../../core/config/config.ts';
+import { createPublishTargetResolver } from '../../../core/output/publish-target.ts';
 import { fakeHub, type FakeHub } from '../../helpers/fake-hub.ts';
 import { fixture, waitFor } from '../../helpers/peers.ts';
 
@@ -56,7 +57,7 @@ async function setup(opts?: { idleTimeoutMs?: number }): Promise<Setup> {
     who.push(info);
     return publish(key, info);
   };
-  const output = casterOutput('rtmp://127.0.0.1/[app]/[stream]', { hub, log, rtmpPorts: [1935] });
+  const output = casterOutput('rtmp://127.0.0.1/[app]/[stream]', { log, publishTarget: createPublishTargetResolver({ hub, log, rtmpPorts: [1935] }) });
   const caster = new FlvPostCaster({ output, listen: { host: '127.0.0.1', port: 0 }, idleTimeoutMs: opts?.idleTimeoutMs ?? 5_000, lingerMs: 150, log });
   await caster.start();
   return { hub, caster, port: caster.port, who };
@@ -413,7 +414,7 @@ test('garbage bodies and paths never crash the caster; answers stay within the d
 
 test("createCaster builds the 'flv' and 'rtsp' casters; outputs to another server get an RTMP push port", () => {
   const hub = fakeHub();
-  const ctx = { hub, log, rtmpPorts: [19350] };
+  const ctx = { log, publishTarget: createPublishTargetResolver({ hub, log, rtmpPorts: [19350] }) };
   const cfg = (caster: 'flv' | 'rtsp', output: string): StreamCasterConfig => ({
     enabled: true, caster, output, listen: { host: '127.0.0.1', port: 0 }, idleTimeoutMs: 1000, rtpPortMin: 0, rtpPortMax: 0,
     multicastInterface: undefined, line: 3, file: 't.conf',
@@ -425,10 +426,12 @@ test("createCaster builds the 'flv' and 'rtsp' casters; outputs to another serve
   const own = casterOutput('rtmp://127.0.0.1:[port]/[app]/[stream]?vhost=[vhost]', ctx);
   const t = own({ app: 'a/b', stream: 's', vhost: 'v1' });
   assert.equal(t.hub, hub);
+  assert.equal(t.local, true);
   assert.deepEqual(t.key, { vhost: 'v1', app: 'a/b', stream: 's' });
   const remote = casterOutput('rtmp://10.0.0.9/[app]/[stream]', ctx);
   const r1 = remote({ app: 'live', stream: 'x' });
   assert.notEqual(r1.hub, hub);
+  assert.equal(r1.local, false);
   assert.equal(remote({ app: 'live', stream: 'x' }).hub, r1.hub, 'same URL, same push port (so a second publisher is busy)');
   assert.notEqual(remote({ app: 'live', stream: 'y' }).hub, r1.hub);
   assert.equal(r1.url, 'rtmp://10.0.0.9/live/x');
