@@ -1,7 +1,7 @@
 /**
  * Native virtual live (SRS `ingest { input { type file; } }` without ffmpeg): castgate reads FLV or MPEG-TS
  * files with its own demuxers (core/protocol/flv/flv-demuxer.ts; core/protocol/mpegts/ts-demuxer.ts with the
- * caster's TsToRtmp), paces the messages in real time by their timestamps and loops forever.
+ * TsToRtmp of core/remux/ts-to-rtmp.ts), paces the messages in real time by their timestamps and loops forever.
  *
  * Timeline (`LoopTimeline`, pure): every pass over a file is shifted so that it starts right after the previous
  * pass: offset += the pass's length, where the length is, over its tracks, the largest (last timestamp − first
@@ -19,7 +19,7 @@ import { MessageType, VideoCodecId, type RtmpMessage } from '../core/media/messa
 import { FlvDemuxer } from '../core/protocol/flv/flv-demuxer.ts';
 import { TsDemuxer } from '../core/protocol/mpegts/ts-demuxer.ts';
 import { TS_PACKET_SIZE, TS_SYNC_BYTE } from '../core/protocol/mpegts/ts-packet.ts';
-import { TsToRtmp } from '../casters/mpegts-udp/to-rtmp.ts';
+import { TsToRtmp } from '../core/remux/ts-to-rtmp.ts';
 
 /** Frame interval assumed for a track with a single frame per pass (25 fps video; AAC 1024 samples at 44.1 kHz). */
 export const DEFAULT_VIDEO_INTERVAL_MS = 40;

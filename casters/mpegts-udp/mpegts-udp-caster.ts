@@ -21,7 +21,7 @@ import type { RtmpMessage } from '../../core/media/message.ts';
 import { streamKeyString } from '../../core/media/stream-key.ts';
 import { TsDemuxer } from '../../core/protocol/mpegts/ts-demuxer.ts';
 import type { Caster, CasterStats } from '../caster.ts';
-import { TsToRtmp } from './to-rtmp.ts';
+import { TsToRtmp } from '../../core/remux/ts-to-rtmp.ts';
 
 export interface MpegtsUdpCasterOptions {
   /** The stream this port publishes: the `output` resolved once (this hub, or an RTMP push port). */

@@ -22,7 +22,7 @@ import { isGatewayError, ErrorCode } from '../errors.ts';
 import { MessageType, SoundFormat, type RtmpMessage } from '../media/message.ts';
 import { flvFileHeader, flvTag } from '../protocol/flv/flv-muxer.ts';
 import { AacPacketType, readAudioTagHeader } from '../protocol/flv/flv-tag.ts';
-import { TsMuxer, tsVideoCodecOf, type TsVideoCodec } from '../protocol/mpegts/ts-muxer.ts';
+import { TsMuxer, tsVideoCodecOf, type TsVideoCodec } from '../remux/rtmp-to-ts.ts';
 import { parseAudioSpecificConfig, type AudioSpecificConfig } from '../codec/aac/audio-specific-config.ts';
 import { ADTS_HEADER_LENGTH, MAX_ADTS_FRAME_LENGTH, writeAdtsHeader } from '../codec/aac/adts.ts';
 import { MergedSocketWriter } from './merged-write.ts';

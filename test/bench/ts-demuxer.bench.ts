@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TsDemuxer } from '../../core/protocol/mpegts/ts-demuxer.ts';
 import type { TsDemuxerSink } from '../../core/protocol/mpegts/ts-demuxer.ts';
-import { TsToRtmp } from '../../casters/mpegts-udp/to-rtmp.ts';
+import { TsToRtmp } from '../../core/remux/ts-to-rtmp.ts';
 
 const DURATION_S = 60;
 const RUNS = 5;

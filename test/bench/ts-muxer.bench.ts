@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { RtmpMessage } from '../../core/media/message.ts';
 import { FlvDemuxer } from '../../core/protocol/flv/flv-demuxer.ts';
-import { TsMuxer } from '../../core/protocol/mpegts/ts-muxer.ts';
+import { TsMuxer } from '../../core/remux/rtmp-to-ts.ts';
 
 const RUNS = 5;
 const MIN_RUN_MS = 1000;

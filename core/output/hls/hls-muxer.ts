@@ -1,8 +1,8 @@
 /**
  * One HLS output for one published stream (SRS SrsHls + SrsHlsController + SrsHlsMuxer): a hub consumer that
- * muxes RtmpMessages to MPEG-TS (ts-muxer.ts), cuts segments (hls-segmenter.ts), writes each closed segment and
- * then the playlist atomically (atomic-file.ts, m3u8.ts), deletes expired segments (hls_cleanup) and every file
- * of the stream hls_dispose after the publisher left (cancelled by a republish).
+ * muxes RtmpMessages to MPEG-TS (core/remux/rtmp-to-ts.ts), cuts segments (hls-segmenter.ts), writes each closed
+ * segment and then the playlist atomically (atomic-file.ts, m3u8.ts), deletes expired segments (hls_cleanup) and
+ * every file of the stream hls_dispose after the publisher left (cancelled by a republish).
  *
  * Never blocks the hub: `send` always returns true. The open segment's bytes are kept in memory and written when
  * it closes, through one serial async job chain (segment, then playlist, then cleanup). Bytes held (open segment
@@ -28,7 +28,7 @@ import { MessageType, SoundFormat, type RtmpMessage } from '../../media/message.
 import type { StreamKey } from '../../media/stream-key.ts';
 import type { ConsumerTarget, SourceEvent, Subscriber } from '../../hub/ports.ts';
 import { readAudioTagHeader } from '../../protocol/flv/flv-tag.ts';
-import { TsMuxer, type TsAudioCodec, type TsVideoCodec } from '../../protocol/mpegts/ts-muxer.ts';
+import { TsMuxer, type TsAudioCodec, type TsVideoCodec } from '../../remux/rtmp-to-ts.ts';
 import { AtomicFileWriter, disposeStreamFiles, removeFiles, writeFileAtomic } from './atomic-file.ts';
 import { expandHlsPath, resolveHlsFile, segmentUri } from './hls-path.ts';
 import { HlsSegmenter, type HlsSegmentInfo } from './hls-segmenter.ts';

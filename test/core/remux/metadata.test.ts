@@ -135,7 +135,7 @@ test('TS caster cases: byte-for-byte the former to-rtmp.ts builder (video first,
   const mp3s = [undefined, MP3_44100_STEREO, { ...MP3_44100_STEREO, channels: 1 as const, sampleRate: 22050 }];
   let cases = 0;
   for (const sps of pictures) for (const hevc of pictures) for (const asc of ascs) for (const mp3 of mp3s) {
-    // The caster's own choice, as to-rtmp.ts makes it now.
+    // The caster's own choice, as core/remux/ts-to-rtmp.ts makes it now.
     const tracks = [avcTrackMetadata(sps) ?? hevcTrackMetadata(hevc), aacTrackMetadata(asc) ?? mp3TrackMetadata(mp3)];
     assert.deepEqual(encodeOnMetaData(tracks), legacyTsBody(sps, hevc, asc, mp3), JSON.stringify({ sps, hevc, asc, mp3 }));
     cases++;

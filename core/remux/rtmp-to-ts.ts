@@ -1,6 +1,8 @@
 /**
  * MPEG-TS muxer (ISO/IEC 13818-1): RtmpMessages of one stream → 188-byte transport packets, for HLS segments and
- * HTTP live TS (SRS SrsTsMuxer / SrsTsContext).
+ * HTTP live TS (SRS SrsTsMuxer / SrsTsContext). This is the codec-aware mapping from the internal currency to TS
+ * (FLV tag bodies → elementary streams); the wire format itself (PAT/PMT sections, PES headers, packetization,
+ * PCR, continuity counters) is core/protocol/mpegts/ts-writer.ts.
  *
  * - One program: PAT on PID 0, PMT on `pmtPid`, video (H.264, stream_type 0x1B, or H.265, 0x24) and audio (ADTS AAC
  *   0x0F or MPEG audio 0x03) elementary streams. The PCR is carried in the first packet of every PES on the video PID (audio
@@ -20,17 +22,19 @@
  *
  * Pure: no I/O; packets are appended to the caller's array (one buffer per PES / per table).
  */
-import { ErrorCode, GatewayError } from '../../errors.ts';
-import { MessageType, SoundFormat, VideoCodecId, type RtmpMessage } from '../../media/message.ts';
-import { NaluType, splitAvcc } from '../../codec/h264/nalu.ts';
-import { parseAvcDecoderConfigurationRecord } from '../../codec/h264/avc-decoder-config.ts';
-import { H265NaluType, isIrap } from '../../codec/h265/nalu.ts';
-import { parseHevcDecoderConfigurationRecord } from '../../codec/h265/hevc-decoder-config.ts';
-import { parseAudioSpecificConfig, type AudioSpecificConfig } from '../../codec/aac/audio-specific-config.ts';
-import { ADTS_HEADER_LENGTH, MAX_ADTS_FRAME_LENGTH, writeAdtsHeader } from '../../codec/aac/adts.ts';
-import { AacPacketType, AvcPacketType, ExVideoPacketType, readAudioTagHeader, readVideoTagHeader } from '../flv/flv-tag.ts';
-import { StreamType } from './psi.ts';
-import { PesStreamId, writePatPacket, writePesPackets, writePmtPacket, type ContinuityCounters, type PmtEntry } from './ts-writer.ts';
+import { ErrorCode, GatewayError } from '../errors.ts';
+import { MessageType, SoundFormat, VideoCodecId, type RtmpMessage } from '../media/message.ts';
+import { NaluType, splitAvcc } from '../codec/h264/nalu.ts';
+import { parseAvcDecoderConfigurationRecord } from '../codec/h264/avc-decoder-config.ts';
+import { H265NaluType, isIrap } from '../codec/h265/nalu.ts';
+import { parseHevcDecoderConfigurationRecord } from '../codec/h265/hevc-decoder-config.ts';
+import { parseAudioSpecificConfig, type AudioSpecificConfig } from '../codec/aac/audio-specific-config.ts';
+import { ADTS_HEADER_LENGTH, MAX_ADTS_FRAME_LENGTH, writeAdtsHeader } from '../codec/aac/adts.ts';
+import { AacPacketType, AvcPacketType, ExVideoPacketType, readAudioTagHeader, readVideoTagHeader } from '../protocol/flv/flv-tag.ts';
+import { StreamType } from '../protocol/mpegts/psi.ts';
+import {
+  PesStreamId, writePatPacket, writePesPackets, writePmtPacket, type ContinuityCounters, type PmtEntry,
+} from '../protocol/mpegts/ts-writer.ts';
 
 export type TsVideoCodec = 'h264' | 'h265';
 export type TsAudioCodec = 'aac' | 'mp3';

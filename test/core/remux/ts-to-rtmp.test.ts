@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { TsToRtmp } from '../../../casters/mpegts-udp/to-rtmp.ts';
+import { TsToRtmp } from '../../../core/remux/ts-to-rtmp.ts';
 import { TsDemuxer } from '../../../core/protocol/mpegts/ts-demuxer.ts';
 import { decodeAmf0, Amf0EcmaArray } from '../../../core/protocol/amf0.ts';
 import { readSi24 } from '../../../core/protocol/flv/flv-tag.ts';

@@ -1,24 +1,26 @@
 /**
  * MPEG-TS elementary streams → RtmpMessages for one published stream (mediamtx protocols/mpegts/to_stream.go).
+ * Used by the MPEG-TS over UDP caster and the ingester's file looper.
  *
  * One instance per sender: it is the TsDemuxer's sink. Timestamps of all PIDs go through ONE 33-bit unwrapper
  * (one program clock), then the shared codec packagers (core/codec) build one message per access unit:
  * H.264 Annex-B PES → AvcPackager (one PES = one AU, as SRS and mediamtx assume), ADTS PES → AacPackager,
- * MPEG audio PES → MpegAudioPackager. An onMetaData message is emitted whenever a new sequence header appears.
+ * MPEG audio PES → MpegAudioPackager. An onMetaData message (./metadata.ts) is emitted whenever a new sequence header
+ * appears.
  * H.265 (stream_type 0x24) → HevcPackager: Enhanced RTMP `hvc1` frames (RTMP/HTTP-FLV players that speak
  * Enhanced RTMP; HTTP-TS and HLS carry it as stream_type 0x24 again).
  */
-import type { GatewayError } from '../../core/errors.ts';
-import { ErrorCode, GatewayError as GwError } from '../../core/errors.ts';
-import { createMessage, MessageType, type RtmpMessage } from '../../core/media/message.ts';
-import { Pts33Unwrapper } from '../../core/media/timestamp.ts';
-import { AvcPackager } from '../../core/codec/h264/avc-packager.ts';
-import { HEVC_FOURCC_ID, HevcPackager } from '../../core/codec/h265/hevc-packager.ts';
-import { splitAnnexB } from '../../core/codec/h264/nalu.ts';
-import { AacPackager } from '../../core/codec/aac/aac-packager.ts';
-import { MpegAudioPackager } from '../../core/codec/mpeg-audio.ts';
-import { encodeAmf0, Amf0EcmaArray, type Amf0Value } from '../../core/protocol/amf0.ts';
-import type { TsDemuxerSink, TsTrack } from '../../core/protocol/mpegts/ts-demuxer.ts';
+import type { GatewayError } from '../errors.ts';
+import { ErrorCode, GatewayError as GwError } from '../errors.ts';
+import type { RtmpMessage } from '../media/message.ts';
+import { Pts33Unwrapper } from '../media/timestamp.ts';
+import { AvcPackager } from '../codec/h264/avc-packager.ts';
+import { HevcPackager } from '../codec/h265/hevc-packager.ts';
+import { splitAnnexB } from '../codec/h264/nalu.ts';
+import { AacPackager } from '../codec/aac/aac-packager.ts';
+import { MpegAudioPackager } from '../codec/mpeg-audio.ts';
+import type { TsDemuxerSink, TsTrack } from '../protocol/mpegts/ts-demuxer.ts';
+import { aacTrackMetadata, avcTrackMetadata, createOnMetaData, hevcTrackMetadata, mp3TrackMetadata } from './metadata.ts';
 
 export interface TsToRtmpSink {
   onMessage(msg: RtmpMessage): void;
@@ -96,38 +98,14 @@ export class TsToRtmp implements TsDemuxerSink {
     this.#sink.onDecodeError(err);
   }
 
-  /** onMetaData as FLV players expect it (SRS/ffmpeg field names), from the SPS and the audio config. */
+  /**
+   * onMetaData (core/remux/metadata.ts) from the SPS and the audio config: the published video track (H.264, else
+   * H.265) first, then the audio track (AAC, else MP3). Never earlier than the last message sent.
+   */
   #emitMetadata(timestampMs: number): void {
-    const meta: Record<string, Amf0Value> = {};
-    const sps = this.#avc.sps;
-    const hevc = this.#hevc.sps;
-    if (sps !== undefined) {
-      meta.width = sps.width;
-      meta.height = sps.height;
-      meta.videocodecid = 7;
-      if (sps.fps !== undefined) meta.framerate = sps.fps;
-    } else if (hevc !== undefined) {
-      meta.width = hevc.width;
-      meta.height = hevc.height;
-      meta.videocodecid = HEVC_FOURCC_ID;
-      if (hevc.fps !== undefined) meta.framerate = hevc.fps;
-    }
-    const asc = this.#aac.config;
-    const mp3 = this.#mp3.header;
-    if (asc !== undefined) {
-      meta.audiocodecid = 10;
-      meta.audiosamplerate = asc.samplingFrequency;
-      meta.audiochannels = asc.channelConfiguration;
-      meta.stereo = asc.channelConfiguration === 2;
-    } else if (mp3 !== undefined) {
-      meta.audiocodecid = 2;
-      meta.audiosamplerate = mp3.sampleRate;
-      meta.audiochannels = mp3.channels;
-      meta.stereo = mp3.channels === 2;
-    }
-    meta.encoder = 'castgate';
-    const body = encodeAmf0(['onMetaData', new Amf0EcmaArray(meta)]);
-    const msg = createMessage(MessageType.Data, Math.max(timestampMs, this.#lastTimestampMs), body);
+    const video = avcTrackMetadata(this.#avc.sps) ?? hevcTrackMetadata(this.#hevc.sps);
+    const audio = aacTrackMetadata(this.#aac.config) ?? mp3TrackMetadata(this.#mp3.header);
+    const msg = createOnMetaData([video, audio], Math.max(timestampMs, this.#lastTimestampMs));
     if (msg !== undefined) this.#sink.onMessage(msg);
   }
 }

@@ -10,22 +10,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { GatewayError } from '../../../../core/errors.ts';
-import { createMessage, MessageType, type RtmpMessage } from '../../../../core/media/message.ts';
-import { FlvDemuxer } from '../../../../core/protocol/flv/flv-demuxer.ts';
-import { readVideoTagHeader } from '../../../../core/protocol/flv/flv-tag.ts';
-import { parsePesHeader } from '../../../../core/protocol/mpegts/pes.ts';
-import { parsePat, parsePmt, StreamType } from '../../../../core/protocol/mpegts/psi.ts';
-import { TsDemuxer, type TsTrack } from '../../../../core/protocol/mpegts/ts-demuxer.ts';
-import { TsMuxer, tsVideoCodecOf } from '../../../../core/protocol/mpegts/ts-muxer.ts';
-import { splitAnnexB } from '../../../../core/codec/h264/nalu.ts';
-import { HevcPackager } from '../../../../core/codec/h265/hevc-packager.ts';
-import { h265NaluType } from '../../../../core/codec/h265/nalu.ts';
-import { h265Fixture, splitH265AccessUnits, tsAccessUnits } from '../../../helpers/rtp-h265-packetizer.ts';
-import { createTsPacketHeader, parseTsPacket, TS_PACKET_SIZE } from '../../../../core/protocol/mpegts/ts-packet.ts';
-import { TsToRtmp } from '../../../../casters/mpegts-udp/to-rtmp.ts';
+import { GatewayError } from '../../../core/errors.ts';
+import { createMessage, MessageType, type RtmpMessage } from '../../../core/media/message.ts';
+import { FlvDemuxer } from '../../../core/protocol/flv/flv-demuxer.ts';
+import { readVideoTagHeader } from '../../../core/protocol/flv/flv-tag.ts';
+import { parsePesHeader } from '../../../core/protocol/mpegts/pes.ts';
+import { parsePat, parsePmt, StreamType } from '../../../core/protocol/mpegts/psi.ts';
+import { TsDemuxer, type TsTrack } from '../../../core/protocol/mpegts/ts-demuxer.ts';
+import { TsMuxer, tsVideoCodecOf } from '../../../core/remux/rtmp-to-ts.ts';
+import { splitAnnexB } from '../../../core/codec/h264/nalu.ts';
+import { HevcPackager } from '../../../core/codec/h265/hevc-packager.ts';
+import { h265NaluType } from '../../../core/codec/h265/nalu.ts';
+import { h265Fixture, splitH265AccessUnits, tsAccessUnits } from '../../helpers/rtp-h265-packetizer.ts';
+import { createTsPacketHeader, parseTsPacket, TS_PACKET_SIZE } from '../../../core/protocol/mpegts/ts-packet.ts';
+import { TsToRtmp } from '../../../core/remux/ts-to-rtmp.ts';
 
-const fixture = (path: string): string => fileURLToPath(new URL(`../../../../fixtures/${path}`, import.meta.url));
+const fixture = (path: string): string => fileURLToPath(new URL(`../../../fixtures/${path}`, import.meta.url));
 
 function flvMessages(file: string): RtmpMessage[] {
   const msgs: RtmpMessage[] = [];
