@@ -59,6 +59,10 @@ export const ErrorCode = {
   ConsumerTooSlow: 'GW_ERR_CONSUMER_TOO_SLOW',
   // casters / outputs
   CasterOutput: 'GW_ERR_CASTER_OUTPUT',
+  /** A DVR file could not be written (disk full, missing or read-only folder, muxer failure). */
+  DvrWrite: 'GW_ERR_DVR_WRITE',
+  /** A track whose codec the MP4 container (or its muxer) cannot carry, e.g. G.711. */
+  Mp4UnsupportedCodec: 'GW_ERR_MP4_UNSUPPORTED_CODEC',
   // ingest / child processes
   IngestInput: 'GW_ERR_INGEST_INPUT',
   ProcessSpawn: 'GW_ERR_PROCESS_SPAWN',

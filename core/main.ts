@@ -21,6 +21,7 @@ import type { StreamKey } from './media/stream-key.ts';
 import { RtmpServer } from './output/rtmp-server.ts';
 import { HttpServer } from './output/http-server.ts';
 import { HlsServer } from './output/hls/hls-server.ts';
+import { DvrServer } from './output/dvr/dvr-server.ts';
 import { AudioFastCacheServer } from './output/audio-fast-cache.ts';
 import { createPublishTargetResolver } from './output/publish-target.ts';
 import { createCaster, type Caster } from '../casters/index.ts';
@@ -33,6 +34,8 @@ export interface Gateway {
   readonly http: HttpServer | undefined;
   /** HLS muxers of every stream whose vhost has `hls { enabled on; }`. */
   readonly hls: HlsServer;
+  /** DVR recordings of every stream whose vhost has `dvr { enabled on; }`. */
+  readonly dvr: DvrServer;
   readonly casters: readonly Caster[];
   /** One per enabled `vhost { ingest { } }` block, started after the casters. */
   readonly ingesters: readonly Ingester[];
@@ -63,6 +66,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     vhostAllowed: (vhost) => vhostConfig(config, vhost) !== undefined,
   });
   const hls = new HlsServer({ hub, log, hls: (vhost) => vhostConfig(config, vhost)?.hls });
+  const dvr = new DvrServer({ hub, log, dvr: (vhost) => vhostConfig(config, vhost)?.dvr });
   const fastCache = new AudioFastCacheServer({
     hub,
     log,
@@ -81,6 +85,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await Promise.allSettled(ingesters.map((i) => i.stop()));
     await Promise.allSettled(casters.map((c) => c.stop()));
     await hls.close();
+    await dvr.close();
     fastCache.close();
     hub.close();
     await Promise.allSettled([rtmp.close(), http?.close()]);
@@ -88,6 +93,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   };
   try {
     hls.start();
+    dvr.start();
     fastCache.start();
     await rtmp.start();
     if (config.httpServer.enabled) {
@@ -125,7 +131,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await stop();
     throw err;
   }
-  return { config, hub, rtmp, get http() { return http; }, hls, casters, ingesters, stop };
+  return { config, hub, rtmp, get http() { return http; }, hls, dvr, casters, ingesters, stop };
 }
 
 function packageVersion(): string {

@@ -13,11 +13,13 @@ import { parseConfigFile, parseConfigText, resolveIncludes, type Directive } fro
 import { parseBySpec, specOf, SCHEMA, type LeafKey, type ParamLine, type ValueOf } from './schema.ts';
 import { parseOnOff, type ListenAddress } from './values.ts';
 import { buildHlsConfig, type HlsConfig } from './hls-config.ts';
+import { buildDvrConfig, type DvrConfig } from './dvr-config.ts';
 
 export type { ListenAddress } from './values.ts';
 export type { Directive } from './directive-parser.ts';
 export type { ParamLine } from './schema.ts';
 export type { HlsAudioCodec, HlsConfig, HlsOnError, HlsVideoCodec } from './hls-config.ts';
+export type { DvrConfig, DvrPlan, DvrTimeJitter } from './dvr-config.ts';
 
 export type CasterType = 'mpegts_over_udp' | 'rtsp' | 'flv';
 export interface StreamCasterConfig {
@@ -103,6 +105,8 @@ export interface VhostConfig {
   readonly httpRemux: HttpRemuxConfig;
   /** `hls { }`: defaults (disabled) when absent. */
   readonly hls: HlsConfig;
+  /** `dvr { }`: defaults (disabled) when absent. */
+  readonly dvr: DvrConfig;
   /** `ingest` blocks in file order (disabled ones included when complete). */
   readonly ingests: readonly IngestConfig[];
 }
@@ -396,6 +400,7 @@ function buildVhost(b: Builder, name: string, d: Directive | undefined): VhostCo
       fastCacheMs: value(s, 'vhost.http_remux.fast_cache'),
     },
     hls: buildHlsConfig((key) => value(s, key)),
+    dvr: buildDvrConfig((key) => value(s, key)),
     ingests: (s.blocks.get('vhost.ingest') ?? []).map((i) => buildIngest(b, i)).filter((i) => i !== undefined),
   };
 }

@@ -203,6 +203,41 @@ export const SCHEMA = {
     default: 'on',
     doc: 'on: cut video segments at keyframes only; off: at the first message past hls_fragment',
   },
+  'vhost.dvr': { kind: 'block', doc: 'DVR: every publish of the vhost recorded to FLV or MP4 files (SRS dvr)' },
+  'vhost.dvr.enabled': { kind: 'onoff', default: 'off', doc: 'whether streams of this vhost are recorded' },
+  'vhost.dvr.dvr_apply': {
+    kind: 'strings',
+    default: 'all',
+    doc: 'which streams are recorded: all, or one or more app/stream names',
+  },
+  'vhost.dvr.dvr_plan': {
+    kind: 'enum',
+    default: 'session',
+    values: ['session', 'segment'],
+    doc: 'session: one file per publish; segment: a new file every dvr_duration',
+  },
+  'vhost.dvr.dvr_path': {
+    kind: 'string',
+    default: './objs/nginx/html/[app]/[stream].[timestamp].flv',
+    doc: 'file path template (.flv or .mp4) with [vhost] [app] [stream] [timestamp] [2006] [01] [02] [15] [04] [05] [999]; a folder gets /[stream].[timestamp].flv',
+  },
+  'vhost.dvr.dvr_duration': {
+    kind: 'seconds',
+    default: '30',
+    min: 1,
+    doc: 'segment plan: media seconds after which the next file starts',
+  },
+  'vhost.dvr.dvr_wait_keyframe': {
+    kind: 'onoff',
+    default: 'on',
+    doc: 'segment plan: on = a new file starts at a keyframe; off = at the first message past dvr_duration',
+  },
+  'vhost.dvr.time_jitter': {
+    kind: 'enum',
+    default: 'full',
+    values: ['full', 'zero', 'off'],
+    doc: 'file timestamps: full (from 0, rising), zero (from 0), off (the stream\'s own)',
+  },
   'vhost.ingest': {
     kind: 'block',
     repeat: true,

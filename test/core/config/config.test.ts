@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, GatewayError } from '../../../core/errors.ts';
 import { loadConfig, loadConfigText, vhostConfig, type Config } from '../../../core/config/config.ts';
+import { dvrApplies, dvrFilePath } from '../../../core/config/dvr-config.ts';
 
 /** Written from memory after SRS trunk/conf/full.conf (MIT): directives castgate knows, and many it does not. */
 const SRS_FULL_CONF_EXCERPT = `# main config for srs.
@@ -183,6 +184,16 @@ const HLS_DEFAULTS = {
   waitKeyframe: true,
 } as const;
 
+const DVR_DEFAULTS = {
+  enabled: false,
+  apply: ['all'],
+  plan: 'session',
+  path: './objs/nginx/html/[app]/[stream].[timestamp].flv',
+  durationMs: 30_000,
+  waitKeyframe: true,
+  timeJitter: 'full',
+} as const;
+
 const load = (text: string): ReturnType<typeof loadConfigText> => loadConfigText(text, 'conf/t.conf');
 
 function invalidAt(text: string, message: string): void {
@@ -217,6 +228,7 @@ test('an empty conf gives every default', () => {
     mwLatencyMs: 100,
     httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv', fastCacheMs: 0 },
     hls: HLS_DEFAULTS,
+    dvr: DVR_DEFAULTS,
     ingests: [],
   });
 });
@@ -302,6 +314,7 @@ test('vhost: play {} layout (SRS 3+) and the old direct layout (SRS 2)', () => {
     name: 'a.com', enabled: true, gopCache: false, queueLengthMs: 500, timeJitter: 'zero', mwLatencyMs: 100,
     httpRemux: { enabled: true, mount: '[app]/[stream].flv', fastCacheMs: 0 },
     hls: HLS_DEFAULTS,
+    dvr: DVR_DEFAULTS,
     ingests: [],
   };
   assert.deepEqual(play, expected);
@@ -339,12 +352,12 @@ test('vhostConfig falls back to __defaultVhost__ and hides disabled vhosts', () 
 
 test('unknown directives warn with their location, once per subtree, and do not fail', () => {
   const { config, warnings } = load(
-    'daemon off;\nvhost v {\n  dvr { enabled on; dvr_plan session; }\n  play { mw_flush_xx 350; gop_cache off; }\n}\nhttp_server { crossdomain on; }\n',
+    'daemon off;\nvhost v {\n  exec { enabled on; publish ./on_publish.sh; }\n  play { mw_flush_xx 350; gop_cache off; }\n}\nhttp_server { crossdomain on; }\n',
   );
   assert.equal(config.vhosts.get('v')?.gopCache, false);
   assert.deepEqual(warnings, [
     { file: 'conf/t.conf', line: 1, col: 1, message: "unknown directive 'daemon'" },
-    { file: 'conf/t.conf', line: 3, col: 3, message: "unknown directive 'dvr'" },
+    { file: 'conf/t.conf', line: 3, col: 3, message: "unknown directive 'exec'" },
     { file: 'conf/t.conf', line: 4, col: 10, message: "unknown directive 'mw_flush_xx'" },
     { file: 'conf/t.conf', line: 6, col: 15, message: "unknown directive 'crossdomain'" },
   ]);
@@ -402,10 +415,10 @@ test('the result is deep-frozen, vhosts included', () => {
 test('includes resolve against the conf folder (loadConfigText baseDir) and warnings point into them', () => {
   const dir = mkdtempSync(join(tmpdir(), 'castgate-config-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'vhosts.conf'), 'vhost a.com {\n    play { gop_cache off; }\n    dvr { }\n}\n');
+  writeFileSync(join(dir, 'vhosts.conf'), 'vhost a.com {\n    play { gop_cache off; }\n    exec { }\n}\n');
   const { config, warnings } = loadConfigText('listen 1940;\ninclude vhosts.conf;\n', 'inline.conf', dir);
   assert.equal(config.vhosts.get('a.com')?.gopCache, false);
-  assert.deepEqual(warnings, [{ file: join(dir, 'vhosts.conf'), line: 3, col: 5, message: "unknown directive 'dvr'" }]);
+  assert.deepEqual(warnings, [{ file: join(dir, 'vhosts.conf'), line: 3, col: 5, message: "unknown directive 'exec'" }]);
   writeFileSync(join(dir, 'main.conf'), 'include vhosts.conf;\nmax_connections 3;\n');
   const loaded = loadConfig(join(dir, 'main.conf'));
   assert.equal(loaded.config.maxConnections, 3);
@@ -430,12 +443,14 @@ test("a realistic chunk of SRS's full.conf loads with warnings only", () => {
     name: 'play.srs.com', enabled: true, gopCache: false, queueLengthMs: 10_000, timeJitter: 'full', mwLatencyMs: 350,
     httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv', fastCacheMs: 0 },
     hls: HLS_DEFAULTS,
+    dvr: DVR_DEFAULTS,
     ingests: [],
   });
   assert.deepEqual(config.vhosts.get('http.remux.srs.com')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv', fastCacheMs: 30_000 });
   assert.deepEqual(config.vhosts.get('hls.srs.com')?.hls, { ...HLS_DEFAULTS, enabled: true, tdRatio: 1.5 });
+  assert.deepEqual(config.vhosts.get('dvr.srs.com')?.dvr, { ...DVR_DEFAULTS, enabled: true });
   const names = warnings.map((w) => /'([^']+)'/.exec(w.message)?.[1]);
-  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'dvr', 'http_hooks', 'transcode', 'gb28181']) {
+  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'http_hooks', 'transcode', 'gb28181']) {
     assert.ok(names.includes(n), `expected a warning for ${n}: ${JSON.stringify(names)}`);
   }
   for (const w of warnings) assert.ok(w.file === 'srs/full.conf' && w.line > 0 && w.col > 0);
@@ -561,4 +576,45 @@ test('vhost hls {}: SRS directives, seconds as ms, empty entry prefix, enum and 
   invalidAt('vhost v { hls { hls_fragment 0; } }', "conf/t.conf:1:17: invalid value '0' for 'hls_fragment': expected seconds in [0.5, 86400]");
   invalidAt('vhost v { hls { hls_path ""; } }', "conf/t.conf:1:17: invalid value '' for 'hls_path': expected a non-empty string");
   invalidAt('vhost v { hls x { } }', "conf/t.conf:1:11: 'hls' takes no arguments before '{'");
+});
+
+test('vhost dvr {}: every directive, an app/stream list, a folder-only path, SRS-named example confs', () => {
+  const { config, warnings } = load(`vhost v {
+  dvr {
+    enabled on; dvr_apply live/cam1 live/cam2; dvr_plan segment;
+    dvr_path /data/[vhost]/[app]/[stream]/[2006]-[01]-[02]/[15].[04].[05].[999].mp4;
+    dvr_duration 1800; dvr_wait_keyframe off; time_jitter zero; dvr_continue off;
+  }
+}
+vhost folder { dvr { enabled on; dvr_path ./objs/nginx/html/; } }`);
+  assert.deepEqual(config.vhosts.get('v')?.dvr, {
+    enabled: true,
+    apply: ['live/cam1', 'live/cam2'],
+    plan: 'segment',
+    path: '/data/[vhost]/[app]/[stream]/[2006]-[01]-[02]/[15].[04].[05].[999].mp4',
+    durationMs: 1_800_000,
+    waitKeyframe: false,
+    timeJitter: 'zero',
+  });
+  assert.deepEqual(warnings.map((w) => w.message), ["unknown directive 'dvr_continue'"]);
+  // SRS: a path that names no .flv/.mp4 file is a folder and gets [stream].[timestamp].flv
+  assert.equal(config.vhosts.get('folder')?.dvr.path, './objs/nginx/html/[stream].[timestamp].flv');
+  assert.equal(dvrFilePath('/rec'), '/rec/[stream].[timestamp].flv');
+  assert.equal(dvrFilePath('/rec/[app]/x.FLV'), '/rec/[app]/x.FLV');
+  assert.equal(dvrFilePath('/rec/x.mp4.d'), '/rec/x.mp4.d/[stream].[timestamp].flv');
+  const dvr = config.vhosts.get('v')?.dvr;
+  assert.ok(dvr !== undefined);
+  assert.ok(dvrApplies(dvr, 'live', 'cam2'));
+  assert.ok(!dvrApplies(dvr, 'live', 'cam3'));
+  assert.ok(!dvrApplies(dvr, 'live/cam1', ''));
+  assert.ok(dvrApplies(DVR_DEFAULTS, 'any', 'thing'));
+  invalidAt('vhost v { dvr { dvr_plan append; } }', "conf/t.conf:1:17: invalid value 'append' for 'dvr_plan': expected one of session, segment");
+  invalidAt('vhost v { dvr { dvr_duration 0; } }', "conf/t.conf:1:17: invalid value '0' for 'dvr_duration': expected seconds in [1, 86400]");
+  invalidAt('vhost v { dvr { time_jitter some; } }', "conf/t.conf:1:17: invalid value 'some' for 'time_jitter': expected one of full, zero, off");
+  const confDir = new URL('../../../conf/', import.meta.url).pathname;
+  const examples = { 'dvr.session.conf': ['session', 'flv'], 'dvr.segment.conf': ['segment', 'flv'], 'dvr.mp4.conf': ['session', 'mp4'], 'dvr.conf': ['session', 'flv'] };
+  for (const [f, [plan, ext]] of Object.entries(examples)) {
+    const d = loadConfig(join(confDir, f)).config.vhosts.get('__defaultVhost__')?.dvr;
+    assert.deepEqual([d?.enabled, d?.plan, d?.path.slice(-3)], [true, plan, ext], f);
+  }
 });

@@ -1,0 +1,112 @@
+/**
+ * Owns the DVR recordings of the gateway (SRS SrsDvr per SrsLiveSource): on every publish of a stream whose vhost
+ * has `dvr { enabled on; }` and whose app/stream `dvr_apply` selects, it attaches one DvrRecorder as a hub
+ * consumer. A recorder lives for one publish; the next publish gets a new one. A recorder still busy with the
+ * previous publish of the same stream (its consumer has not drained yet: a slow disk) is finished first, so two
+ * publishes never share a file.
+ */
+import type { DvrConfig } from '../../config/dvr-config.ts';
+import { dvrApplies } from '../../config/dvr-config.ts';
+import type { Logger } from '../../log.ts';
+import { nextSessionId } from '../../log.ts';
+import { streamKeyString, type StreamKey } from '../../media/stream-key.ts';
+import type { HubPort, SourceEvents } from '../../hub/ports.ts';
+import type { DvrFileSystem } from './dvr-file-system.ts';
+import { DvrRecorder, type DvrRecorderStats } from './dvr-recorder.ts';
+
+/** Media time a recorder's hub consumer may queue while the disk is busy before it drops GOPs, ms. */
+export const DVR_QUEUE_LENGTH_MS = 30_000;
+
+export interface DvrServerOptions {
+  readonly hub: HubPort & SourceEvents;
+  readonly log: Logger;
+  /** The vhost's dvr section; undefined for an unknown vhost. Read at each publish. */
+  readonly dvr: (vhost: string) => DvrConfig | undefined;
+  /** Wall clock for path variables; default Date.now. */
+  readonly now?: () => number;
+  /** Default node:fs/promises. */
+  readonly fs?: DvrFileSystem;
+  /** The recorders' consumer queue bounds: default DVR_QUEUE_LENGTH_MS and the hub's byte cap. */
+  readonly queueLengthMs?: number;
+  readonly queueMaxBytes?: number;
+  /** Disk-queue marks of each recorder (DvrRecorder defaults). */
+  readonly highWaterBytes?: number;
+  readonly lowWaterBytes?: number;
+}
+
+export class DvrServer {
+  readonly #opts: DvrServerOptions;
+  readonly #recorders = new Map<string, DvrRecorder>();
+  /** Recorders that ended and are still finishing files (awaited by close). */
+  readonly #finishing = new Set<Promise<void>>();
+  #off: (() => void) | undefined;
+  #closed = false;
+
+  constructor(opts: DvrServerOptions) {
+    this.#opts = opts;
+  }
+
+  /** Follow publishes. Idempotent. */
+  start(): void {
+    if (this.#off !== undefined || this.#closed) return;
+    this.#off = this.#opts.hub.onPublish((key) => this.#onPublish(key));
+  }
+
+  /** The recorder of a stream while it records. */
+  recorder(key: StreamKey): DvrRecorder | undefined {
+    return this.#recorders.get(streamKeyString(key));
+  }
+
+  stats(): Record<string, DvrRecorderStats> {
+    const out: Record<string, DvrRecorderStats> = {};
+    for (const [k, r] of this.#recorders) out[k] = r.stats();
+    return out;
+  }
+
+  /** Resolves when every file finished so far is closed and renamed (or failed). */
+  async idle(): Promise<void> {
+    while (this.#finishing.size > 0) await Promise.allSettled([...this.#finishing]);
+  }
+
+  /** Stop following publishes and finish every recording (open files are closed and renamed). Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#off?.();
+    this.#off = undefined;
+    const recorders = [...this.#recorders.values()];
+    this.#recorders.clear();
+    await Promise.allSettled(recorders.map((r) => r.close()));
+    await this.idle();
+  }
+
+  #onPublish(key: StreamKey): void {
+    if (this.#closed) return;
+    const cfg = this.#opts.dvr(key.vhost);
+    if (cfg?.enabled !== true || !dvrApplies(cfg, key.app, key.stream)) return;
+    const k = streamKeyString(key);
+    this.#recorders.get(k)?.onSourceEvent('unpublish'); // the previous publish's recorder, not drained yet
+    const log = this.#opts.log.child({ stream: k, output: 'dvr' });
+    const o = this.#opts;
+    const recorder = new DvrRecorder({
+      key,
+      config: cfg,
+      log,
+      ...(o.now !== undefined ? { now: o.now } : {}),
+      ...(o.fs !== undefined ? { fs: o.fs } : {}),
+      ...(o.highWaterBytes !== undefined ? { highWaterBytes: o.highWaterBytes } : {}),
+      ...(o.lowWaterBytes !== undefined ? { lowWaterBytes: o.lowWaterBytes } : {}),
+      onEnd: (r) => this.#ended(k, r),
+    });
+    this.#recorders.set(k, recorder);
+    const queue = { queueLengthMs: o.queueLengthMs ?? DVR_QUEUE_LENGTH_MS, ...(o.queueMaxBytes !== undefined ? { queueMaxBytes: o.queueMaxBytes } : {}) };
+    recorder.attach(o.hub.subscribe(key, { id: nextSessionId('dvr'), protocol: 'dvr' }, recorder, { ...queue, useGopCache: true }));
+    log.info({ plan: cfg.plan, path: cfg.path }, 'DVR started');
+  }
+
+  #ended(k: string, r: DvrRecorder): void {
+    if (this.#recorders.get(k) === r) this.#recorders.delete(k);
+    const done = r.close();
+    this.#finishing.add(done);
+    void done.finally(() => this.#finishing.delete(done));
+  }
+}
