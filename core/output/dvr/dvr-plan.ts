@@ -6,8 +6,7 @@
  *   `durationMs` of media; with `waitKeyframe` at the next video keyframe (any audio frame for a stream without
  *   video), else at the next message.
  * - Every file starts with the stream's latest metadata and sequence headers (DvrFileStart) and, for a stream with
- *   video, at a keyframe. Its timestamps go through a TimestampCorrector of its own (`time_jitter`): `full` and
- *   `zero` start every file at 0.
+ *   video, at a keyframe. Its timestamps go through a DvrFileClock of its own (`time_jitter`).
  * - Before the first file of a publish, media is held (at most TRACK_WAIT_MS of it) until every track is known:
  *   video by its sequence header and a keyframe, audio by its sequence header or a frame (MP3/G.711 have none).
  *   Once TRACK_WAIT_MS passed the file starts with the tracks seen. Audio before the first keyframe is dropped.
@@ -17,7 +16,6 @@
  *   never written mid-file (ffmpeg reads a late onMetaData as a data stream).
  */
 import type { DvrPlan as DvrPlanName, DvrTimeJitter } from '../../config/dvr-config.ts';
-import { TimestampCorrector } from '../../media/jitter.ts';
 import { MessageType, type RtmpMessage } from '../../media/message.ts';
 import { AAC_AUDIO_TAG_HEADER_SIZE } from '../../protocol/flv/flv-tag.ts';
 import type { DvrFileStart } from './dvr-file-writer.ts';
@@ -45,6 +43,37 @@ export interface DvrPlanOptions {
   readonly timeJitter: DvrTimeJitter;
 }
 
+/**
+ * A file's timestamps (`time_jitter` of the dvr block). The hub has already corrected the stream's time once
+ * (vhost time_jitter, core/media/jitter.ts: wraps, encoder restarts); here only the file's origin is chosen:
+ * - full: the file's first frame is at 0 and no track goes back (a frame that would is held at the track's last
+ *   time);
+ * - zero: the file's first frame is at 0 (earlier frames of the other track at 0);
+ * - off: the stream's own timestamps.
+ * Gaps are kept in every mode: GOPs the recorder had to drop (a slow disk) leave the time they covered empty, so
+ * a file's duration stays the wall time it spans.
+ */
+export class DvrFileClock {
+  readonly #mode: DvrTimeJitter;
+  #baseMs = -1;
+  #lastVideoMs = 0;
+  #lastAudioMs = 0;
+
+  constructor(mode: DvrTimeJitter) {
+    this.#mode = mode;
+  }
+
+  /** The file time (ms) of a media message. */
+  fileTime(msg: RtmpMessage): number {
+    if (this.#mode === 'off') return msg.timestamp;
+    if (this.#baseMs < 0) this.#baseMs = msg.timestamp;
+    const ms = Math.max(0, msg.timestamp - this.#baseMs);
+    if (this.#mode === 'zero') return ms;
+    if (msg.type === MessageType.Video) return (this.#lastVideoMs = Math.max(ms, this.#lastVideoMs));
+    return (this.#lastAudioMs = Math.max(ms, this.#lastAudioMs));
+  }
+}
+
 const sameBytes = (a: RtmpMessage | undefined, b: RtmpMessage): boolean => a !== undefined && a.payload.equals(b.payload);
 
 export class DvrPlan {
@@ -64,7 +93,7 @@ export class DvrPlan {
   #open = false;
   #fileVideo = false;
   #fileAudio = false;
-  #jitter: TimestampCorrector;
+  #clock: DvrFileClock;
   /** File time of the file's first frame (0 with time_jitter full/zero); -1 before it. */
   #fileFirstMs = -1;
   #filesOpened = 0;
@@ -72,7 +101,7 @@ export class DvrPlan {
   constructor(opts: DvrPlanOptions, sink: DvrPlanSink) {
     this.#opts = opts;
     this.#sink = sink;
-    this.#jitter = new TimestampCorrector(opts.timeJitter);
+    this.#clock = new DvrFileClock(opts.timeJitter);
   }
 
   /** A file is open. */
@@ -146,7 +175,7 @@ export class DvrPlan {
       this.#write(msg);
       return;
     }
-    const fileMs = this.#jitter.correct(msg);
+    const fileMs = this.#clock.fileTime(msg);
     const segmentFull = this.#opts.plan === 'segment' && fileMs - this.#fileFirstMs >= this.#opts.durationMs;
     if (segmentFull && (!this.#opts.waitKeyframe || this.#startsFile(msg))) {
       this.#cut('segment');
@@ -192,7 +221,7 @@ export class DvrPlan {
     this.#filesOpened++;
     this.#fileVideo = this.#videoConfig !== undefined;
     this.#fileAudio = this.#hasAudio;
-    this.#jitter = new TimestampCorrector(this.#opts.timeJitter);
+    this.#clock = new DvrFileClock(this.#opts.timeJitter);
     this.#fileFirstMs = -1;
     this.#sink.openFile({
       metadata: this.#metadata,
@@ -207,7 +236,7 @@ export class DvrPlan {
   /** Writes a frame of the hold or the first frame of a file (the file's first time is noted). */
   #write(msg: RtmpMessage): void {
     if (msg.type === MessageType.Video ? !this.#fileVideo : !this.#fileAudio) return; // a track this file lacks
-    const fileMs = this.#jitter.correct(msg);
+    const fileMs = this.#clock.fileTime(msg);
     if (this.#fileFirstMs < 0) this.#fileFirstMs = fileMs;
     this.#sink.writeFrame(msg.withTimestamp(fileMs));
   }
