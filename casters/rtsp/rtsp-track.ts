@@ -1,19 +1,27 @@
 /**
- * The receive side of one RTSP track (one SETUP): RTP datagrams or interleaved frames → header parse →
- * payload-type and SSRC check → reorder buffer (UDP) or sequence check (TCP) → the track's codec pipeline →
- * RtmpMessages. RTCP of the track feeds the wall clock (sender reports) and the receiver statistics that our
+ * The receive side of one RTSP track (one SETUP), one way through:
+ *
+ * ```
+ * RTP datagram / interleaved frame → header parse → payload-type check → reorder buffer (UDP) or sequence
+ * check (TCP) → the track's codec pipeline (depacketize → DTS → packager, track-codecs.ts) → TrackSink
+ * ```
+ * The track owns its clock (a TrackClock of the session timeline, fed by its RTCP sender reports): the pipeline
+ * reads time from it, and messages and decode errors leave through the TrackSink given at construction, one by one.
+ * No array or closure is made per packet: the parsed RtpPacket (and the payload views a depacketizer keeps) is all;
+ * messages are made per access unit by the packagers. RTCP of the track also feeds the receiver statistics that our
  * receiver reports (RFC 3550 §6.4.2) are built from.
  */
 import { ErrorCode, GatewayError, isGatewayError } from '../../core/errors.ts';
-import type { RtmpMessage } from '../../core/media/message.ts';
 import { parseRtpPacket, type RtpPacket } from '../../core/protocol/rtp/rtp-packet.ts';
 import { parseRtcpCompound, type RtcpReportBlock } from '../../core/protocol/rtp/rtcp.ts';
-import { RtpReorderBuffer, type RtpOrderedPacket, type RtpReorderOptions } from '../../core/protocol/rtp/rtp-reorder-buffer.ts';
+import { RtpReorderBuffer, type RtpReorderOptions } from '../../core/protocol/rtp/rtp-reorder-buffer.ts';
 import { RtpReceiverStats } from '../../core/protocol/rtp/rtp-receiver-stats.ts';
 import { RtpWallClock } from '../../core/protocol/rtp/rtp-clock.ts';
 import type { SdpTrack } from '../../core/protocol/rtsp/sdp-tracks.ts';
 import type { RtspTimeline, TrackClock } from './rtsp-timeline.ts';
-import type { TrackCodec } from './track-codecs.ts';
+import { createTrackCodec, type TrackCodec, type TrackSink } from './track-codecs.ts';
+
+export type { TrackSink } from './track-codecs.ts';
 
 /** Counters of one track, kept for the API and the session's closing log line. */
 export interface RtspTrackStats {
@@ -41,42 +49,44 @@ export interface RtspTrackStats {
 
 export interface RtspTrackOptions {
   readonly sdp: SdpTrack;
-  readonly codec: TrackCodec;
+  /** The session's timeline: the track's clock is placed on it at the track's first unit. */
   readonly timeline: RtspTimeline;
   readonly reorder: RtpReorderOptions;
-  /** Ready messages of this track (in its DTS order). */
-  readonly onMessages: (msgs: RtmpMessage[]) => void;
-  /** Non-fatal problems (logged rate-limited by the session). */
-  readonly onError: (err: GatewayError) => void;
+  /** Where this track's messages (in its DTS order) and non-fatal problems go. */
+  readonly sink: TrackSink;
 }
 
 export class RtspTrack {
   readonly sdp: SdpTrack;
   readonly codec: TrackCodec;
-  readonly #opts: RtspTrackOptions;
+  readonly #sink: TrackSink;
   readonly #reorder: RtpReorderBuffer;
   readonly #wall: RtpWallClock;
   readonly #clock: TrackClock;
   readonly #receiver: RtpReceiverStats;
   readonly #stats: RtspTrackStats;
-  /** Arrival time of the packet being processed (the clock uses it for the track's first packet). */
+  /** Arrival time of the packet (or timer tick) being processed: the clock places the track with it. */
   #arrivalMs = 0;
-  readonly #toTicks = (rtpTimestamp: number): number => this.#clock.toTicks90k(rtpTimestamp, this.#arrivalMs);
   #ssrc: number | undefined;
   /** Last RTP or RTCP arrival (ms, caller's clock); 0 before any. */
   lastActivityMs = 0;
 
+  /**
+   * @throws GatewayError from createTrackCodec (RtpUnsupportedCodec, fmtp errors) when the SDP track cannot be
+   *   published.
+   */
   constructor(opts: RtspTrackOptions) {
-    this.#opts = opts;
     this.sdp = opts.sdp;
-    this.codec = opts.codec;
-    this.#reorder = new RtpReorderBuffer(opts.reorder);
+    this.#sink = opts.sink;
     this.#wall = new RtpWallClock(opts.sdp.clockRate);
     this.#clock = opts.timeline.track(opts.sdp.clockRate, this.#wall);
+    this.codec = createTrackCodec(opts.sdp, this.#clock, opts.sink);
+    // Ordered packets go straight into the codec pipeline (one object for the track's life, not per packet).
+    this.#reorder = new RtpReorderBuffer(opts.reorder, { onOrderedPacket: (packet, lostBefore) => this.#onOrderedPacket(packet, lostBefore) });
     this.#receiver = new RtpReceiverStats(opts.sdp.clockRate);
     this.#stats = {
       control: opts.sdp.control,
-      codec: opts.codec.codec,
+      codec: this.codec.codec,
       packets: 0,
       bytes: 0,
       rtcpPackets: 0,
@@ -116,7 +126,8 @@ export class RtspTrack {
     this.#stats.bytes += data.length;
     this.#ssrc ??= pkt.ssrc;
     this.#receiver.onPacket(pkt, arrivalMs);
-    this.#deliver(this.#reorder.push(pkt, arrivalMs), arrivalMs);
+    this.#arrivalMs = arrivalMs;
+    this.#reorder.push(pkt, arrivalMs);
   }
 
   /** One RTCP compound packet. Never throws. */
@@ -136,7 +147,8 @@ export class RtspTrack {
 
   /** Give up on reorder gaps older than the buffer's delay (called from the session's timer). */
   flush(nowMs: number): void {
-    this.#deliver(this.#reorder.flushExpired(nowMs), nowMs);
+    this.#arrivalMs = nowMs;
+    this.#reorder.flushExpired(nowMs);
   }
 
   /** The report block for our next RTCP receiver report; undefined before the first packet. */
@@ -156,30 +168,21 @@ export class RtspTrack {
     return { ...this.#stats };
   }
 
-  #deliver(ordered: RtpOrderedPacket[], arrivalMs: number): void {
-    for (const { packet, lostBefore } of ordered) {
-      this.#arrivalMs = arrivalMs;
-      let msgs: RtmpMessage[];
-      try {
-        msgs = this.codec.push(packet, lostBefore, this.#toTicks);
-      } catch (err) {
-        // Pipelines report through onError and do not throw; a throw is a bug: drop this packet, keep going.
-        this.#error(err);
-        continue;
-      }
-      if (msgs.length > 0) this.#opts.onMessages(msgs);
+  /** The reorder buffer's sink: one in-order packet into the codec pipeline. */
+  #onOrderedPacket(packet: RtpPacket, lostBefore: number): void {
+    try {
+      this.codec.push(packet, lostBefore, this.#arrivalMs);
+    } catch (err) {
+      // Pipelines report through the sink and do not throw; a throw is a bug: drop this packet, keep going (and
+      // keep the reorder buffer, which is calling us, consistent).
+      this.#error(err);
     }
   }
 
   #error(err: unknown): void {
     this.#stats.decodeErrors++;
-    this.#opts.onError(
+    this.#sink.onDecodeError(
       isGatewayError(err) ? err : new GatewayError(ErrorCode.RtpPayload, `track ${this.sdp.index}: ${String(err)}`, { cause: err }),
     );
-  }
-
-  /** Count a decode error reported by the codec pipeline (the session routes them here). */
-  countDecodeError(): void {
-    this.#stats.decodeErrors++;
   }
 }

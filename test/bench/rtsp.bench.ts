@@ -1,6 +1,7 @@
 /**
  * RTSP caster receive path benchmark: RTP datagrams → header parse → reorder buffer → depacketizer → DTS
- * extractor → packager → RtmpMessages (one RtspTrack per track, exactly as a session runs them), on one core.
+ * extractor → packager → RtmpMessages into a TrackSink (one RtspTrack per track, exactly as a session runs them),
+ * on one core.
  *
  * Input: a 5 Mbit/s 1280x720 H.264 (B-frames) + AAC stream made once by ffmpeg into os.tmpdir(), split into AUs by
  * our TS demuxer and packetized (1400-byte RTP payloads: single NAL, STAP-A, FU-A; RFC 3640 AAC) before timing.
@@ -27,8 +28,7 @@ import { parseAnnounceSdp } from '../../core/protocol/rtsp/sdp-tracks.ts';
 import { RtspRequestReader } from '../../core/protocol/rtsp/rtsp-message.ts';
 import { serializeInterleavedFrame } from '../../core/protocol/rtsp/rtsp-response.ts';
 import { RtspTimeline } from '../../casters/rtsp/rtsp-timeline.ts';
-import { RtspTrack } from '../../casters/rtsp/rtsp-track.ts';
-import { createTrackCodec } from '../../casters/rtsp/track-codecs.ts';
+import { RtspTrack, type TrackSink } from '../../casters/rtsp/rtsp-track.ts';
 import { RtpH264Packetizer } from '../helpers/rtp-h264-packetizer.ts';
 import { packetizeMpeg4Generic } from '../helpers/rtp-audio-packetizer.ts';
 
@@ -119,8 +119,8 @@ function run(datagrams: readonly Datagram[], drop: (i: number) => boolean, swap:
   const timeline = new RtspTimeline();
   const result: RunResult = { cpuMs: 0, messages: 0, videoFrames: 0, keyframes: 0, errors: 0, lossRuns: [] };
   let lastVideoTs = -1;
-  const onMessages = (msgs: RtmpMessage[]): void => {
-    for (const m of msgs) {
+  const sink: TrackSink = {
+    onMessage(m: RtmpMessage): void {
       result.messages++;
       if (m.type === 9 && !m.isConfig) {
         result.videoFrames++;
@@ -129,12 +129,12 @@ function run(datagrams: readonly Datagram[], drop: (i: number) => boolean, swap:
         if (lastVideoTs >= 0 && m.timestamp - lastVideoTs > 80) result.lossRuns.push(Math.round((m.timestamp - lastVideoTs) / 40) - 1);
         lastVideoTs = m.timestamp;
       }
-    }
+    },
+    onDecodeError(_e: GatewayError): void {
+      result.errors++;
+    },
   };
-  const onError = (_e: GatewayError): void => {
-    result.errors++;
-  };
-  const receivers = tracks.map((sdp) => new RtspTrack({ sdp, codec: createTrackCodec(sdp, onError), timeline, reorder: DEFAULT_UDP_REORDER, onMessages, onError }));
+  const receivers = tracks.map((sdp) => new RtspTrack({ sdp, timeline, reorder: DEFAULT_UDP_REORDER, sink }));
   const order = datagrams.map((_, i) => i);
   for (let i = 0; i + 1 < order.length; i++) {
     if (swap(i)) {
@@ -192,8 +192,8 @@ const CHUNK = 64 * 1024;
 function runTcp(): number {
   const tracks = parseAnnounceSdp(SDP, 'rtsp://127.0.0.1/live/bench');
   const timeline = new RtspTimeline();
-  const noop = (): void => {};
-  const receivers = tracks.map((sdp) => new RtspTrack({ sdp, codec: createTrackCodec(sdp, noop), timeline, reorder: { maxPackets: 0, maxDelayMs: 0 }, onMessages: noop, onError: noop }));
+  const sink: TrackSink = { onMessage() {}, onDecodeError() {} };
+  const receivers = tracks.map((sdp) => new RtspTrack({ sdp, timeline, reorder: { maxPackets: 0, maxDelayMs: 0 }, sink }));
   const reader = new RtspRequestReader();
   const t0 = process.cpuUsage();
   for (let o = 0; o < interleaved.length; o += CHUNK) {

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import type { RtpPacket } from '../../core/protocol/rtp/rtp-packet.ts';
+import type { AudioFrameSink } from '../../core/codec/aac/rtp-mpeg4-generic.ts';
 
 /** MSB-first bit writer. */
 export class BitWriter {
@@ -338,8 +339,34 @@ export function makeAudioFrames(sizes: readonly number[]): Buffer[] {
 
 /** What the AAC depacketizers (RFC 3640, RFC 6416) have in common. */
 export interface AudioDepacketizer {
-  push(packet: RtpPacket): { rtpTimestamp: number; frames: readonly Uint8Array[] } | undefined;
+  push(packet: RtpPacket, sink: AudioFrameSink): number;
   onPacketLoss(): void;
+}
+
+/** The frames one push delivered: the unit's RTP timestamp (of frames[0]) and the frames in order. */
+export interface AudioFrames {
+  readonly frames: readonly Uint8Array[];
+  readonly rtpTimestamp: number;
+}
+
+/**
+ * One `push` with a collecting sink. @returns what it delivered (a new object per call), or undefined when it
+ * delivered nothing. Asserts the sink calls are consistent: one timestamp, indexes 0, 1, 2..., and the count
+ * `push` returns.
+ */
+export function pushFrames(d: AudioDepacketizer, packet: RtpPacket): AudioFrames | undefined {
+  const frames: Uint8Array[] = [];
+  let rtpTimestamp: number | undefined;
+  const count = d.push(packet, {
+    onAudioFrame(frame, ts, index) {
+      assert.equal(index, frames.length, 'frame index');
+      if (rtpTimestamp !== undefined) assert.equal(ts, rtpTimestamp, 'one timestamp per unit');
+      rtpTimestamp = ts;
+      frames.push(frame);
+    },
+  });
+  assert.equal(count, frames.length, 'push returns the frames delivered');
+  return rtpTimestamp === undefined ? undefined : { frames, rtpTimestamp };
 }
 
 /**
@@ -359,7 +386,7 @@ export function depacketizeWithLoss(d: AudioDepacketizer, packets: readonly RtpP
     if (lost) d.onPacketLoss();
     lost = false;
     const before = Buffer.from(packet.payload);
-    const r = d.push(packet);
+    const r = pushFrames(d, packet);
     assert.deepEqual(packet.payload, before, 'input integrity');
     if (r === undefined) continue;
     const firstIndex = (r.rtpTimestamp - 90000) / 1024;

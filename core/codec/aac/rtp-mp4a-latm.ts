@@ -15,7 +15,7 @@ import { BitReader } from '../bit-reader.ts';
 import { MAX_AAC_RAW_FRAME_SIZE } from './aac-packager.ts';
 import type { AudioSpecificConfig } from './audio-specific-config.ts';
 import { readAudioSpecificConfig, samplesPerFrameOf } from './rtp-mpeg4-generic.ts';
-import type { AudioFrames } from './rtp-mpeg4-generic.ts';
+import type { AudioFrameSink } from './rtp-mpeg4-generic.ts';
 
 /** numSubFrames is 6 bits: at most 64 payloads per AudioMuxElement, each one AAC frame. */
 const MAX_SUBFRAMES = 64;
@@ -174,6 +174,9 @@ export class RtpMp4aLatmDepacketizer {
   #fragmentsTimestamp = 0;
   /** Timestamp of an AudioMuxElement cut by a loss: its remaining fragments are dropped. */
   #discardTimestamp: number | undefined;
+  /** Frames of the unit being parsed (reused for every unit; delivered only once the whole unit parsed). */
+  readonly #frames: Uint8Array[] = [];
+  #frameCount = 0;
 
   constructor(fmtp: LatmFmtp, onError: (err: GatewayError) => void) {
     this.#cpresent = fmtp.cpresent;
@@ -201,12 +204,14 @@ export class RtpMp4aLatmDepacketizer {
   }
 
   /**
-   * @returns the frames of the AudioMuxElement(s) completed by this packet (views into the payload when the
-   *   packet held them whole and byte-aligned, else copies), or undefined (need more packets, or dropped).
+   * Read one packet and hand `sink` the frames of the AudioMuxElement(s) it completes (views into the payload when
+   * the packet held them whole and byte-aligned, else copies). Nothing is delivered while more packets are needed
+   * or when the unit is dropped (reported to onError).
+   * @returns how many frames were delivered.
    */
-  push(pkt: RtpPacket): AudioFrames | undefined {
+  push(pkt: RtpPacket, sink: AudioFrameSink): number {
     if (this.#discardTimestamp !== undefined) {
-      if (pkt.timestamp === this.#discardTimestamp) return undefined;
+      if (pkt.timestamp === this.#discardTimestamp) return 0;
       this.#discardTimestamp = undefined;
     }
     if (this.#fragments.length > 0 && pkt.timestamp !== this.#fragmentsTimestamp) {
@@ -216,47 +221,51 @@ export class RtpMp4aLatmDepacketizer {
     if (pkt.payload.length === 0) {
       this.#fail(ErrorCode.RtpPayload, 'empty payload');
       this.#resetFragments();
-      return undefined;
+      return 0;
     }
     if (this.#fragmentsSize + pkt.payload.length > MAX_AUDIO_MUX_ELEMENT_SIZE) {
       this.#fail(ErrorCode.RtpPayload, `AudioMuxElement larger than ${MAX_AUDIO_MUX_ELEMENT_SIZE} bytes; dropped`);
       this.#resetFragments();
-      return undefined;
+      return 0;
     }
     if (this.#fragments.length === 0) this.#fragmentsTimestamp = pkt.timestamp;
     this.#fragments.push(pkt.payload);
     this.#fragmentsSize += pkt.payload.length;
-    if (!pkt.marker) return undefined;
+    if (!pkt.marker) return 0;
     const data = this.#fragments.length === 1 ? this.#fragments[0]! : Buffer.concat(this.#fragments, this.#fragmentsSize);
     const rtpTimestamp = this.#fragmentsTimestamp;
     this.#resetFragments();
-    const frames = this.#parseElements(data);
-    return frames.length === 0 ? undefined : { frames, rtpTimestamp };
+    const count = this.#parseElements(data);
+    const frames = this.#frames;
+    for (let i = 0; i < count; i++) sink.onAudioFrame(frames[i] as Uint8Array, rtpTimestamp, i);
+    return count;
   }
 
-  /** All AudioMuxElements of a reassembled unit, all or nothing (a misparse after a loss must not leak frames). */
-  #parseElements(data: Buffer): Uint8Array[] {
-    const frames: Uint8Array[] = [];
+  /**
+   * All AudioMuxElements of a reassembled unit into #frames, all or nothing (a misparse after a loss must not leak
+   * frames). @returns the frame count (0 when dropped).
+   */
+  #parseElements(data: Buffer): number {
+    this.#frameCount = 0;
     const r = new BitReader(data, ErrorCode.RtpPayload);
     try {
-      while (r.bitsLeft >= 8) this.#readAudioMuxElement(data, r, frames);
+      while (r.bitsLeft >= 8) this.#readAudioMuxElement(data, r);
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
       this.#onError(new GatewayError(err.code, `MP4A-LATM: AudioMuxElement(s) of ${data.length} bytes dropped: ${err.message}`, { cause: err }));
-      return [];
+      return 0;
     }
-    return frames;
+    return this.#frameCount;
   }
 
-  /** AudioMuxElement(muxConfigPresent = cpresent) (1.7.3.1 Table 1.41), then byte_alignment(). */
-  #readAudioMuxElement(data: Buffer, r: BitReader, frames: Uint8Array[]): void {
+  /** AudioMuxElement(muxConfigPresent = cpresent) (1.7.3.1 Table 1.41), then byte_alignment(); frames into #frames. */
+  #readAudioMuxElement(data: Buffer, r: BitReader): void {
     if (this.#cpresent && !r.readFlag()) {
       // useSameStreamMux = 0: a new StreamMuxConfig.
       this.#config = readStreamMuxConfig(data, r, false);
     }
     const config = this.#config;
     if (config === undefined) throw latmError('AudioMuxElement with useSameStreamMux before any StreamMuxConfig');
-    const found: Uint8Array[] = [];
     for (let i = 0; i <= config.numSubFrames; i++) {
       // PayloadLengthInfo (Table 1.44), allStreamsSameTimeFraming = 1, frameLengthType 0: 0xFF runs.
       let length = 0;
@@ -267,7 +276,7 @@ export class RtpMp4aLatmDepacketizer {
       } while (tmp === 0xff && length <= MAX_AAC_RAW_FRAME_SIZE);
       if (length === 0 || length > MAX_AAC_RAW_FRAME_SIZE) throw latmError(`PayloadLengthInfo ${length} bytes (1..${MAX_AAC_RAW_FRAME_SIZE})`);
       if (length * 8 > r.bitsLeft) throw latmError(`payload of ${length} bytes, only ${r.bitsLeft >> 3} left`);
-      found.push(readBytes(data, r, length));
+      this.#frames[this.#frameCount++] = readBytes(data, r, length);
     }
     if (config.otherDataLenBits > 0) {
       if (config.otherDataLenBits > r.bitsLeft) throw latmError(`otherData of ${config.otherDataLenBits} bits past the end`);
@@ -275,7 +284,6 @@ export class RtpMp4aLatmDepacketizer {
     }
     const misalignment = r.position % 8;
     if (misalignment !== 0) r.skipBits(8 - misalignment); // byte_alignment()
-    for (const f of found) frames.push(f);
   }
 
   #fail(code: ErrorCode, message: string): void {

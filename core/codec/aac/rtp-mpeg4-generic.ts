@@ -29,11 +29,17 @@ const MAX_CONFIG_SIZE = 64;
 /** RFC 3640 modes for AAC (§3.3.5, §3.3.6), lower-cased. */
 const AAC_MODES = ['aac-hbr', 'aac-lbr'];
 
-/** Raw AAC frames of one packet (or one reassembled fragmented AU). */
-export interface AudioFrames {
-  readonly frames: readonly Uint8Array[];
-  /** RTP timestamp of frames[0]; frame i is at rtpTimestamp + i·samplesPerFrame (uint32 arithmetic is the caller's). */
-  readonly rtpTimestamp: number;
+/** Where the AAC depacketizers (RFC 3640 here, RFC 6416 in rtp-mp4a-latm.ts) deliver raw AAC frames. */
+export interface AudioFrameSink {
+  /**
+   * One raw AAC frame, called synchronously from `push` once the whole packet (or reassembled unit) has been read
+   * and found good, in order. `frame` is a view into the packet payload or an owned copy, never written
+   * afterwards. Must not throw.
+   * @param rtpTimestamp RTP timestamp of the unit's first frame.
+   * @param index the frame's position in its unit: it sits index·samplesPerFrame samples after rtpTimestamp
+   *   (uint32 arithmetic is the sink's).
+   */
+  onAudioFrame(frame: Uint8Array, rtpTimestamp: number, index: number): void;
 }
 
 /** The fmtp of an MPEG4-GENERIC track (RFC 3640 §4.1), field lengths in bits. */
@@ -110,6 +116,10 @@ export class RtpMpeg4GenericDepacketizer {
   #fragmentsSize = 0;
   #fragmentedAuSize = 0;
   #fragmentsTimestamp = 0;
+  /** AU-sizes of the packet being read (AU-header section, §3.2.1), reused for every packet. */
+  readonly #sizes = new Uint32Array(MAX_AUS_PER_PACKET);
+  /** AU-sizes read by the last #readHeaders. */
+  #sizeCount = 0;
 
   constructor(fmtp: Mpeg4GenericFmtp, onError: (err: GatewayError) => void) {
     this.#fmtp = fmtp;
@@ -127,52 +137,81 @@ export class RtpMpeg4GenericDepacketizer {
   }
 
   /**
-   * @returns the AUs of this packet (views into the payload), a reassembled fragmented AU (one copy) when this
-   *   packet completes it, or undefined (need more packets, or dropped).
+   * Read one packet and hand its AUs to `sink`: the AUs of this packet (views into the payload), or a reassembled
+   * fragmented AU (one copy) when this packet completes it. Nothing is delivered while a fragmented AU is
+   * incomplete or when the packet is dropped (reported to onError).
+   * @returns how many frames were delivered.
    */
-  push(pkt: RtpPacket): AudioFrames | undefined {
+  push(pkt: RtpPacket, sink: AudioFrameSink): number {
+    const payload = pkt.payload;
+    let dataOffset: number;
+    let count: number;
     try {
-      return this.#push(pkt);
+      dataOffset = this.#readHeaders(payload);
+      count = this.#read(pkt, dataOffset);
     } catch (err) {
       if (!(err instanceof GatewayError)) throw err;
       this.#resetFragments();
       this.#onError(new GatewayError(ErrorCode.RtpPayload, `MPEG4-GENERIC: packet ${pkt.sequenceNumber} dropped: ${err.message}`, { cause: err }));
-      return undefined;
+      return 0;
     }
+    if (count === 0) return 0;
+    if (count < 0) {
+      // The last fragment of an AU: one copy of the whole AU.
+      const au = Buffer.concat(this.#fragments, this.#fragmentsSize);
+      const rtpTimestamp = this.#fragmentsTimestamp;
+      this.#resetFragments();
+      sink.onAudioFrame(au, rtpTimestamp, 0);
+      return 1;
+    }
+    let offset = dataOffset;
+    for (let i = 0; i < count; i++) {
+      const size = this.#sizes[i] as number;
+      sink.onAudioFrame(payload.subarray(offset, offset + size), pkt.timestamp, i);
+      offset += size;
+    }
+    return count;
   }
 
-  #push(pkt: RtpPacket): AudioFrames | undefined {
+  /**
+   * Checks the packet's AUs (AU-sizes already in #sizes) against its data, which starts at `dataOffset`.
+   * @returns the number of whole AUs in the packet, 0 when it starts or continues a fragmented AU, -1 when it
+   *   completes one (the fragments are then in #fragments).
+   * @throws GatewayError on a malformed packet.
+   */
+  #read(pkt: RtpPacket, dataOffset: number): number {
+    const count = this.#sizeCount;
     const payload = pkt.payload;
-    const { sizes, dataOffset } = this.#readHeaders(payload);
-    const data = payload.subarray(dataOffset);
+    const dataLength = payload.length - dataOffset;
     if (this.#fragments.length > 0) {
-      if (pkt.timestamp === this.#fragmentsTimestamp) return this.#continueFragment(pkt, sizes, data);
+      if (pkt.timestamp === this.#fragmentsTimestamp) return this.#continueFragment(pkt, payload.subarray(dataOffset));
       this.#resetFragments();
       this.#onError(new GatewayError(ErrorCode.RtpPayload, `MPEG4-GENERIC: fragmented AU at ${this.#fragmentsTimestamp} not completed before timestamp ${pkt.timestamp}; dropped`));
     }
-    if (sizes.length === 1 && sizes[0]! > data.length) {
+    const sizes = this.#sizes;
+    if (count === 1 && (sizes[0] as number) > dataLength) {
       // First fragment of an AU (§3.2.3.1): AU-size is the whole AU.
-      if (pkt.marker) throw payloadError(`AU-size ${sizes[0]} > ${data.length} bytes in a packet with the marker bit (truncated AU)`);
-      this.#fragments.push(data);
-      this.#fragmentsSize = data.length;
-      this.#fragmentedAuSize = sizes[0]!;
+      if (pkt.marker) throw payloadError(`AU-size ${sizes[0]} > ${dataLength} bytes in a packet with the marker bit (truncated AU)`);
+      this.#fragments.push(payload.subarray(dataOffset));
+      this.#fragmentsSize = dataLength;
+      this.#fragmentedAuSize = sizes[0] as number;
       this.#fragmentsTimestamp = pkt.timestamp;
-      return undefined;
+      return 0;
     }
-    const frames: Uint8Array[] = new Array<Uint8Array>(sizes.length);
     let offset = 0;
-    for (let i = 0; i < sizes.length; i++) {
-      const size = sizes[i]!;
-      if (offset + size > data.length) throw payloadError(`AU ${i} of ${size} bytes runs past the payload (${data.length - offset} left)`);
-      frames[i] = data.subarray(offset, offset + size);
+    for (let i = 0; i < count; i++) {
+      const size = sizes[i] as number;
+      if (offset + size > dataLength) throw payloadError(`AU ${i} of ${size} bytes runs past the payload (${dataLength - offset} left)`);
       offset += size;
     }
-    return { frames, rtpTimestamp: pkt.timestamp };
+    return count;
   }
 
-  #continueFragment(pkt: RtpPacket, sizes: number[], data: Buffer): AudioFrames | undefined {
-    if (sizes.length !== 1 || sizes[0] !== this.#fragmentedAuSize) {
-      throw payloadError(`fragment of a ${this.#fragmentedAuSize}-byte AU announces ${sizes.length} AU(s) of ${sizes.join(',')} bytes`);
+  /** @returns 0 while the AU is incomplete, -1 when this fragment completes it. */
+  #continueFragment(pkt: RtpPacket, data: Buffer): number {
+    const count = this.#sizeCount;
+    if (count !== 1 || this.#sizes[0] !== this.#fragmentedAuSize) {
+      throw payloadError(`fragment of a ${this.#fragmentedAuSize}-byte AU announces ${count} AU(s) of ${this.#sizes.subarray(0, count).join(',')} bytes`);
     }
     if (this.#fragmentsSize + data.length > this.#fragmentedAuSize) {
       throw payloadError(`fragments exceed AU-size ${this.#fragmentedAuSize}`);
@@ -181,16 +220,17 @@ export class RtpMpeg4GenericDepacketizer {
     this.#fragmentsSize += data.length;
     if (this.#fragmentsSize < this.#fragmentedAuSize) {
       if (pkt.marker) throw payloadError(`last fragment leaves the AU at ${this.#fragmentsSize} of ${this.#fragmentedAuSize} bytes`);
-      return undefined;
+      return 0;
     }
-    const au = Buffer.concat(this.#fragments, this.#fragmentsSize);
-    const rtpTimestamp = this.#fragmentsTimestamp;
-    this.#resetFragments();
-    return { frames: [au], rtpTimestamp };
+    return -1;
   }
 
-  /** AU Header Section (§3.2.1) and Auxiliary Section (§3.2.2): AU sizes and where the AU data starts. */
-  #readHeaders(payload: Buffer): { sizes: number[]; dataOffset: number } {
+  /**
+   * AU Header Section (§3.2.1) and Auxiliary Section (§3.2.2): AU sizes into #sizes / #sizeCount.
+   * @returns where the AU data starts. @throws GatewayError on a malformed section.
+   */
+  #readHeaders(payload: Buffer): number {
+    this.#sizeCount = 0;
     const f = this.#fmtp;
     if (payload.length < 2) throw payloadError(`${payload.length}-byte payload, no AU-headers-length`);
     const headersBits = payload.readUInt16BE(0);
@@ -198,19 +238,20 @@ export class RtpMpeg4GenericDepacketizer {
     const headersEnd = 2 + Math.ceil(headersBits / 8);
     if (headersEnd > payload.length) throw payloadError(`AU-headers-length ${headersBits} bits runs past the ${payload.length}-byte payload`);
     const r = new BitReader(payload.subarray(2, headersEnd), ErrorCode.RtpPayload);
-    const sizes: number[] = [];
+    let count = 0;
     while (r.position < headersBits) {
-      if (sizes.length === MAX_AUS_PER_PACKET) throw payloadError(`more than ${MAX_AUS_PER_PACKET} AU-headers`);
+      if (count === MAX_AUS_PER_PACKET) throw payloadError(`more than ${MAX_AUS_PER_PACKET} AU-headers`);
       const size = r.readBits(f.sizeLength);
-      const index = r.readBits(sizes.length === 0 ? f.indexLength : f.indexDeltaLength);
-      if (index !== 0) throw payloadError(`AU-${sizes.length === 0 ? 'Index' : 'Index-delta'} ${index}: interleaving is not supported`);
+      const index = r.readBits(count === 0 ? f.indexLength : f.indexDeltaLength);
+      if (index !== 0) throw payloadError(`AU-${count === 0 ? 'Index' : 'Index-delta'} ${index}: interleaving is not supported`);
       if (f.ctsDeltaLength > 0 && r.readFlag()) r.skipBits(f.ctsDeltaLength);
       if (f.dtsDeltaLength > 0 && r.readFlag()) r.skipBits(f.dtsDeltaLength);
       if (f.randomAccessIndication) r.skipBits(1);
       r.skipBits(f.streamStateIndication);
       if (size === 0 || size > MAX_AAC_RAW_FRAME_SIZE) throw payloadError(`AU-size ${size} (1..${MAX_AAC_RAW_FRAME_SIZE})`);
-      sizes.push(size);
+      this.#sizes[count++] = size;
     }
+    this.#sizeCount = count;
     if (r.position !== headersBits) throw payloadError(`AU-headers take ${r.position} bits, AU-headers-length says ${headersBits}`);
     let dataOffset = headersEnd;
     if (f.auxiliaryDataSizeLength > 0) {
@@ -219,7 +260,7 @@ export class RtpMpeg4GenericDepacketizer {
       dataOffset += Math.ceil((f.auxiliaryDataSizeLength + auxBits) / 8);
       if (dataOffset > payload.length) throw payloadError(`auxiliary-data-size ${auxBits} bits runs past the payload`);
     }
-    return { sizes, dataOffset };
+    return dataOffset;
   }
 
   #resetFragments(): void {

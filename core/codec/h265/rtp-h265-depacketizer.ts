@@ -104,11 +104,11 @@ export class RtpH265Depacketizer {
     return this.#drop(payloadError(`payload type ${type} is not defined`));
   }
 
-  /** RFC 7798 4.4.2: [NALU size (16) | NAL unit]*, without DONL/DOND. */
+  /** RFC 7798 4.4.2: [NALU size (16) | NAL unit]*, without DONL/DOND. Every size is checked before any unit is added. */
   #readAggregation(p: Buffer): boolean {
     if (this.#fragments !== undefined) return this.#drop(payloadError('aggregation packet inside a fragmented NAL unit'));
     let o = H265_NALU_HEADER_SIZE;
-    const units: Buffer[] = [];
+    let count = 0;
     while (o < p.length) {
       if (o + AP_NALU_SIZE_FIELD > p.length) return this.#drop(payloadError('AP: truncated NALU size field'));
       const size = p.readUInt16BE(o);
@@ -116,11 +116,17 @@ export class RtpH265Depacketizer {
       if (size < H265_NALU_HEADER_SIZE || o + size > p.length) {
         return this.#drop(payloadError(`AP: NALU size ${size} with ${p.length - o} bytes left`));
       }
-      units.push(p.subarray(o, o + size));
+      o += size;
+      count++;
+    }
+    if (count === 0) return this.#drop(payloadError('AP without aggregation units'));
+    o = H265_NALU_HEADER_SIZE;
+    for (let i = 0; i < count; i++) {
+      const size = p.readUInt16BE(o);
+      o += AP_NALU_SIZE_FIELD;
+      if (!this.#add(p.subarray(o, o + size))) return false;
       o += size;
     }
-    if (units.length === 0) return this.#drop(payloadError('AP without aggregation units'));
-    for (const u of units) if (!this.#add(u)) return false;
     return true;
   }
 

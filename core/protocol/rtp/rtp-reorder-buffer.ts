@@ -17,6 +17,9 @@
  *   the buffer is flushed and the stream resyncs on that second packet (lostBefore = 1: the first was dropped).
  * - Gaps older than maxDelayMs (since the first packet after the gap arrived) are given up by `flushExpired`
  *   and by every `push`.
+ * Packets leave through the RtpReorderSink given to the constructor, synchronously inside `push`/`flushExpired`,
+ * in sequence order: nothing is allocated per packet (the ring holds the packets themselves, arrival times sit in
+ * a typed array).
  * Memory: a ring of the next power of two above maxPackets and a HISTORY_SIZE-byte history, whatever arrives.
  */
 import { ErrorCode, GatewayError } from '../../errors.ts';
@@ -49,10 +52,15 @@ const UNKNOWN = 0;
 const DELIVERED = 1;
 const GIVEN_UP = 2;
 
-export interface RtpOrderedPacket {
-  readonly packet: RtpPacket;
-  /** Packets skipped just before this one (0 = contiguous). */
-  readonly lostBefore: number;
+/** Where a reorder buffer delivers its packets, in sequence order. */
+export interface RtpReorderSink {
+  /**
+   * One packet, in order, called synchronously from `push`/`flushExpired`. Must not throw and must not call
+   * back into the buffer.
+   * @param lostBefore packets skipped just before this one (0 = contiguous); 1 also marks a new SSRC or a
+   *   sequence restart (a discontinuity the depacketizer must treat as a loss).
+   */
+  onOrderedPacket(packet: RtpPacket, lostBefore: number): void;
 }
 
 export interface RtpReorderStats {
@@ -67,11 +75,6 @@ export interface RtpReorderStats {
   late: number;
 }
 
-interface Slot {
-  readonly packet: RtpPacket;
-  readonly arrivalMs: number;
-}
-
 /** Signed 16-bit distance a - b. */
 function seqDiff(a: number, b: number): number {
   return ((a - b + 0x8000) & 0xffff) - 0x8000;
@@ -80,8 +83,11 @@ function seqDiff(a: number, b: number): number {
 export class RtpReorderBuffer {
   readonly #maxPackets: number;
   readonly #maxDelayMs: number;
+  readonly #sink: RtpReorderSink;
   /** Ring indexed by `seq & #mask`; its size is a power of two > maxPackets, so it divides 2^16 (wrap-safe). */
-  readonly #slots: (Slot | undefined)[];
+  readonly #slots: (RtpPacket | undefined)[];
+  /** Arrival time (ms) of the packet in the slot of the same index. */
+  readonly #arrivals: Float64Array;
   readonly #mask: number;
   readonly #history = new Uint8Array(HISTORY_SIZE);
   readonly #stats: RtpReorderStats = { received: 0, lost: 0, reordered: 0, duplicates: 0, late: 0 };
@@ -95,19 +101,26 @@ export class RtpReorderBuffer {
   #badSeq = -1;
   /** Gap count carried to the next delivered packet. */
   #pendingLost = 0;
+  /** Packets delivered by the current push/flushExpired call. */
+  #delivered = 0;
 
-  /** @throws GatewayError(ConfInvalid) when maxPackets is not an integer in 0..MAX_REORDER_PACKETS or maxDelayMs < 0. */
-  constructor(opts: RtpReorderOptions) {
+  /**
+   * @param sink receives every packet in sequence order.
+   * @throws GatewayError(ConfInvalid) when maxPackets is not an integer in 0..MAX_REORDER_PACKETS or maxDelayMs < 0.
+   */
+  constructor(opts: RtpReorderOptions, sink: RtpReorderSink) {
     if (!Number.isInteger(opts.maxPackets) || opts.maxPackets < 0 || opts.maxPackets > MAX_REORDER_PACKETS) {
       throw new GatewayError(ErrorCode.ConfInvalid, `RTP reorder maxPackets ${opts.maxPackets}: 0..${MAX_REORDER_PACKETS}`);
     }
     if (!(opts.maxDelayMs >= 0)) throw new GatewayError(ErrorCode.ConfInvalid, `RTP reorder maxDelayMs ${opts.maxDelayMs} < 0`);
     this.#maxPackets = opts.maxPackets;
     this.#maxDelayMs = opts.maxDelayMs;
+    this.#sink = sink;
     let size = 1;
     while (size < opts.maxPackets + 1) size *= 2;
     this.#mask = size - 1;
-    this.#slots = new Array<Slot | undefined>(size).fill(undefined);
+    this.#slots = new Array<RtpPacket | undefined>(size).fill(undefined);
+    this.#arrivals = new Float64Array(size);
   }
 
   get stats(): Readonly<RtpReorderStats> {
@@ -120,72 +133,77 @@ export class RtpReorderBuffer {
   }
 
   /**
-   * Accepts one packet in arrival order and returns what can now be delivered, in sequence order.
+   * Accepts one packet in arrival order and delivers to the sink what can now be delivered, in sequence order.
    * @param nowMs arrival time (any monotonic ms clock, the same one given to `flushExpired`).
+   * @returns how many packets this call delivered.
    */
-  push(pkt: RtpPacket, nowMs: number): RtpOrderedPacket[] {
+  push(pkt: RtpPacket, nowMs: number): number {
     this.#stats.received++;
-    const out: RtpOrderedPacket[] = [];
+    this.#delivered = 0;
     const seq = pkt.sequenceNumber;
     if (!this.#started || pkt.ssrc !== this.#ssrc) {
       const discontinuity = this.#started;
-      this.#flushAll(out);
-      this.#resync(pkt, discontinuity ? 1 : 0, out);
-      return out;
+      this.#flushAll();
+      this.#resync(pkt, discontinuity ? 1 : 0);
+      return this.#delivered;
     }
     const d = seqDiff(seq, this.#next);
     if (d < 0) {
-      this.#onBehind(pkt, d, out);
-      this.#expire(nowMs, out);
-      return out;
+      this.#onBehind(pkt, d);
+      this.#expire(nowMs);
+      return this.#delivered;
     }
     this.#badSeq = -1;
     if (d >= MAX_DROPOUT) {
-      this.#flushAll(out);
+      this.#flushAll();
       const gap = seqDiff(seq, this.#next);
       this.#stats.lost += gap;
-      this.#resync(pkt, gap, out);
-      return out;
+      this.#resync(pkt, gap);
+      return this.#delivered;
     }
     const reordered = seqDiff(seq, this.#highest) < 0;
     if (!reordered) this.#highest = seq;
     if (d > this.#maxPackets) {
-      this.#giveUpUntil(seqDiff(seq, this.#maxPackets) & 0xffff, out);
-      this.#drain(out);
+      this.#giveUpUntil(seqDiff(seq, this.#maxPackets) & 0xffff);
+      this.#drain();
     }
     if (seq === this.#next) {
       if (reordered) this.#stats.reordered++;
-      this.#deliver(pkt, out);
-      this.#drain(out);
+      this.#deliver(pkt);
+      this.#drain();
     } else {
       const index = seq & this.#mask;
       if (this.#slots[index] !== undefined) {
         this.#stats.duplicates++;
       } else {
         if (reordered) this.#stats.reordered++;
-        this.#slots[index] = { packet: pkt, arrivalMs: nowMs };
+        this.#slots[index] = pkt;
+        this.#arrivals[index] = nowMs;
         this.#buffered++;
       }
     }
-    this.#expire(nowMs, out);
-    return out;
+    this.#expire(nowMs);
+    return this.#delivered;
   }
 
-  /** Gives up on gaps older than maxDelayMs and returns the packets that this releases. Call it from a timer. */
-  flushExpired(nowMs: number): RtpOrderedPacket[] {
-    const out: RtpOrderedPacket[] = [];
-    this.#expire(nowMs, out);
-    return out;
+  /**
+   * Gives up on gaps older than maxDelayMs and delivers the packets that this releases. Call it from a timer.
+   * @returns how many packets this call delivered.
+   */
+  flushExpired(nowMs: number): number {
+    this.#delivered = 0;
+    this.#expire(nowMs);
+    return this.#delivered;
   }
 
-  #onBehind(pkt: RtpPacket, d: number, out: RtpOrderedPacket[]): void {
+  #onBehind(pkt: RtpPacket, d: number): void {
     const seq = pkt.sequenceNumber;
     if (-d > MAX_MISORDER) {
       if (seq === this.#badSeq) {
         this.#badSeq = -1;
-        this.#flushAll(out);
+        this.#flushAll();
         this.#stats.lost += 1;
-        this.#resync(pkt, 1, out);
+        this.#resync(pkt, 1);
         return;
       }
       this.#badSeq = (seq + 1) & 0xffff;
@@ -195,44 +213,47 @@ export class RtpReorderBuffer {
     else this.#stats.late++;
   }
 
-  #resync(pkt: RtpPacket, lostBefore: number, out: RtpOrderedPacket[]): void {
+  #resync(pkt: RtpPacket, lostBefore: number): void {
     this.#started = true;
     this.#ssrc = pkt.ssrc;
     this.#history.fill(UNKNOWN);
     this.#next = pkt.sequenceNumber;
     this.#highest = pkt.sequenceNumber;
     this.#pendingLost = lostBefore;
-    this.#deliver(pkt, out);
+    this.#deliver(pkt);
   }
 
-  #deliver(pkt: RtpPacket, out: RtpOrderedPacket[]): void {
-    out.push({ packet: pkt, lostBefore: this.#pendingLost });
+  /** The packet at `next` leaves: state first, then the sink (which sees a consistent buffer). */
+  #deliver(pkt: RtpPacket): void {
+    const lostBefore = this.#pendingLost;
     this.#pendingLost = 0;
     this.#history[this.#next % HISTORY_SIZE] = DELIVERED;
     this.#next = (this.#next + 1) & 0xffff;
+    this.#delivered++;
+    this.#sink.onOrderedPacket(pkt, lostBefore);
   }
 
   /** Delivers buffered packets while they are consecutive from `next`. */
-  #drain(out: RtpOrderedPacket[]): void {
+  #drain(): void {
     while (this.#buffered > 0) {
       const index = this.#next & this.#mask;
-      const slot = this.#slots[index];
-      if (slot === undefined) return;
+      const packet = this.#slots[index];
+      if (packet === undefined) return;
       this.#slots[index] = undefined;
       this.#buffered--;
-      this.#deliver(slot.packet, out);
+      this.#deliver(packet);
     }
   }
 
   /** Advances `next` to `target`, delivering buffered packets and giving up the gaps in between. */
-  #giveUpUntil(target: number, out: RtpOrderedPacket[]): void {
+  #giveUpUntil(target: number): void {
     while (this.#next !== target) {
       const index = this.#next & this.#mask;
-      const slot = this.#slots[index];
-      if (slot !== undefined) {
+      const packet = this.#slots[index];
+      if (packet !== undefined) {
         this.#slots[index] = undefined;
         this.#buffered--;
-        this.#deliver(slot.packet, out);
+        this.#deliver(packet);
       } else {
         this.#history[this.#next % HISTORY_SIZE] = GIVEN_UP;
         this.#pendingLost++;
@@ -251,30 +272,31 @@ export class RtpReorderBuffer {
   }
 
   /** Delivers everything buffered, in order, counting the gaps between buffered packets as lost. */
-  #flushAll(out: RtpOrderedPacket[]): void {
+  #flushAll(): void {
     if (this.#buffered === 0) return;
     let last = this.#next;
     for (let i = 0; i < this.#slots.length; i++) {
       const s = (this.#next + i) & 0xffff;
       if (this.#slots[s & this.#mask] !== undefined) last = s;
     }
-    this.#giveUpUntil((last + 1) & 0xffff, out);
+    this.#giveUpUntil((last + 1) & 0xffff);
   }
 
-  #expire(nowMs: number, out: RtpOrderedPacket[]): void {
+  #expire(nowMs: number): void {
     while (this.#buffered > 0) {
       let oldestArrivalMs = Infinity;
       let first = -1;
       for (let i = 0; i < this.#slots.length; i++) {
         const seq = (this.#next + i) & 0xffff;
-        const slot = this.#slots[seq & this.#mask];
-        if (slot === undefined) continue;
+        const index = seq & this.#mask;
+        if (this.#slots[index] === undefined) continue;
         if (first < 0) first = seq;
-        if (slot.arrivalMs < oldestArrivalMs) oldestArrivalMs = slot.arrivalMs;
+        const arrivalMs = this.#arrivals[index] as number;
+        if (arrivalMs < oldestArrivalMs) oldestArrivalMs = arrivalMs;
       }
       if (nowMs - oldestArrivalMs < this.#maxDelayMs) return;
-      this.#giveUpUntil(first, out);
-      this.#drain(out);
+      this.#giveUpUntil(first);
+      this.#drain();
     }
   }
 }

@@ -13,7 +13,7 @@ import type { RtpPacket } from '../../../../core/protocol/rtp/rtp-packet.ts';
 import { splitRtpCapture } from '../../../helpers/rtp-capture.ts';
 import {
   adtsRawFrames, depacketizeWithLoss, fmtpFromSdpOrCaps, makeAudioFrames, loasAudioMuxElements, packetizeLatm, writeAudioMuxElement,
-  writeLoas, writeStreamMuxConfig,
+  writeLoas, writeStreamMuxConfig, pushFrames,
 } from '../../../helpers/rtp-audio-packetizer.ts';
 import type { LatmPacketizerInit, StreamMuxConfigInit } from '../../../helpers/rtp-audio-packetizer.ts';
 
@@ -107,7 +107,7 @@ for (const [name, meta] of [['aac-latm-ffmpeg', 'sdp'], ['aac-latm-fragmented-ff
     const frames: Buffer[] = [];
     const timestamps: number[] = [];
     for (const p of packets) {
-      const r = d.push(p);
+      const r = pushFrames(d, p);
       if (r === undefined) continue;
       timestamps.push(r.rtpTimestamp);
       for (const f of r.frames) frames.push(Buffer.from(f));
@@ -131,7 +131,7 @@ test('real in-band StreamMuxConfig (cpresent=1): ffmpeg latmenc AudioMuxElements
   const elements = loasAudioMuxElements(fixture('aac-48k-stereo-2s.loas'));
   const frames: Buffer[] = [];
   elements.forEach((payload, i) => {
-    const r = d.push({ marker: true, payloadType: 96, sequenceNumber: i, timestamp: i * 1024, ssrc: 1, csrcs: [], payload });
+    const r = pushFrames(d, { marker: true, payloadType: 96, sequenceNumber: i, timestamp: i * 1024, ssrc: 1, csrcs: [], payload });
     for (const f of r?.frames ?? []) frames.push(Buffer.from(f));
   });
   assert.deepEqual(errors, []);
@@ -157,7 +157,7 @@ test('the test packetizer\'s in-band AudioMuxElements (versions 0 and 1) decode 
       assert.deepEqual(pcm(loas), reference, `audioMuxVersion ${config.audioMuxVersion ?? 0}`);
       // And our depacketizer reads the same bytes back.
       const { d, errors } = depacketizer(parseLatmFmtp(new Map(), 48000, 2));
-      const back = loasAudioMuxElements(readFileSync(loas)).map((payload, i) => d.push({ marker: true, payloadType: 96, sequenceNumber: i, timestamp: i, ssrc: 1, csrcs: [], payload }));
+      const back = loasAudioMuxElements(readFileSync(loas)).map((payload, i) => pushFrames(d, { marker: true, payloadType: 96, sequenceNumber: i, timestamp: i, ssrc: 1, csrcs: [], payload }));
       assert.deepEqual(errors, []);
       assert.deepEqual(back.map((r) => Buffer.from(r!.frames[0]!)), frames);
     }
@@ -223,27 +223,27 @@ test('malformed AudioMuxElements are reported and dropped; the depacketizer stay
   for (const [label, payload, cpresent] of bad) {
     const fmtp = cpresent === '1' ? parseLatmFmtp(new Map(), 48000, 2) : fmtpOf('400023203fc0');
     const { d, errors } = depacketizer(fmtp);
-    assert.equal(d.push(rawPacket(payload)), undefined, label);
+    assert.equal(pushFrames(d, rawPacket(payload)), undefined, label);
     assert.equal(errors.length, 1, label);
     assert.ok(['GW_ERR_RTP_PAYLOAD', 'GW_ERR_AAC_LATM'].includes(errors[0]!.code), label);
     const good = cpresent === '1' ? writeAudioMuxElement([Buffer.from([7, 8])], { inBandConfig: { asc: ASC_48K_STEREO } }, true) : Buffer.from([0x02, 7, 8]);
-    assert.deepEqual(d.push(rawPacket(good))?.frames.map((f) => Buffer.from(f)), [Buffer.from([7, 8])], label);
+    assert.deepEqual(pushFrames(d, rawPacket(good))?.frames.map((f) => Buffer.from(f)), [Buffer.from([7, 8])], label);
   }
 });
 
 test('a packet whose last element is corrupt is dropped whole (all or nothing)', () => {
   const { d, errors } = depacketizer(fmtpOf('400023203fc0'));
-  assert.equal(d.push(rawPacket(Buffer.from([0x02, 1, 2, 0x01, 3, 0x09, 4]))), undefined);
+  assert.equal(pushFrames(d, rawPacket(Buffer.from([0x02, 1, 2, 0x01, 3, 0x09, 4]))), undefined);
   assert.equal(errors.length, 1);
 });
 
 test('after a loss mid-element, the rest of its fragments (same timestamp) are dropped silently', () => {
   const { d, errors } = depacketizer(fmtpOf('400023203fc0'));
-  assert.equal(d.push(rawPacket(Buffer.from([0x05, 1, 2]), false, 10)), undefined);
+  assert.equal(pushFrames(d, rawPacket(Buffer.from([0x05, 1, 2]), false, 10)), undefined);
   d.onPacketLoss();
   // The last fragment happens to parse as an element ([0x01, 4]): it must not come out.
-  assert.equal(d.push(rawPacket(Buffer.from([0x01, 4]), true, 10)), undefined);
-  assert.deepEqual(d.push(rawPacket(Buffer.from([0x01, 9]), true, 11))?.frames.map((f) => Buffer.from(f)), [Buffer.from([9])]);
+  assert.equal(pushFrames(d, rawPacket(Buffer.from([0x01, 4]), true, 10)), undefined);
+  assert.deepEqual(pushFrames(d, rawPacket(Buffer.from([0x01, 9]), true, 11))?.frames.map((f) => Buffer.from(f)), [Buffer.from([9])]);
   assert.deepEqual(errors, []);
 });
 
@@ -251,7 +251,7 @@ test('frames of a whole, aligned element are views into the payload', () => {
   const { d } = depacketizer(fmtpOf('400023203fc0'));
   const payload = Buffer.alloc(4);
   payload.set([0x03, 9, 8, 7]);
-  const r = d.push(rawPacket(payload))!;
+  const r = pushFrames(d, rawPacket(payload))!;
   assert.equal(r.frames[0]!.buffer, payload.buffer);
   assert.equal(r.frames[0]!.byteOffset, payload.byteOffset + 1);
 });
@@ -267,7 +267,7 @@ test('property: push never throws, whatever the payload (cpresent 0 and 1)', () 
         for (const p of packets) {
           if (p.loss) d.onPacketLoss();
           const payload = Buffer.from(p.payload);
-          const r = d.push(rawPacket(payload, p.marker, p.timestamp));
+          const r = pushFrames(d, rawPacket(payload, p.marker, p.timestamp));
           assert.deepEqual(payload, Buffer.from(p.payload));
           if (r !== undefined) for (const f of r.frames) assert.ok(f.length > 0 && f.length <= 8191);
         }

@@ -6,15 +6,15 @@ import { GatewayError } from '../../../../core/errors.ts';
 import {
   parseMpeg4GenericFmtp, readAudioSpecificConfig, RtpMpeg4GenericDepacketizer,
 } from '../../../../core/codec/aac/rtp-mpeg4-generic.ts';
-import type { AudioFrames, Mpeg4GenericFmtp } from '../../../../core/codec/aac/rtp-mpeg4-generic.ts';
+import type { Mpeg4GenericFmtp } from '../../../../core/codec/aac/rtp-mpeg4-generic.ts';
 import { writeAudioSpecificConfig } from '../../../../core/codec/aac/audio-specific-config.ts';
 import { parseRtpPacket } from '../../../../core/protocol/rtp/rtp-packet.ts';
 import type { RtpPacket } from '../../../../core/protocol/rtp/rtp-packet.ts';
 import { splitRtpCapture } from '../../../helpers/rtp-capture.ts';
 import {
-  adtsRawFrames, depacketizeWithLoss, fmtpFromSdpOrCaps, makeAudioFrames, packetizeMpeg4Generic,
+  adtsRawFrames, depacketizeWithLoss, fmtpFromSdpOrCaps, makeAudioFrames, packetizeMpeg4Generic, pushFrames,
 } from '../../../helpers/rtp-audio-packetizer.ts';
-import type { Mpeg4GenericPacketizerInit } from '../../../helpers/rtp-audio-packetizer.ts';
+import type { AudioFrames, Mpeg4GenericPacketizerInit } from '../../../helpers/rtp-audio-packetizer.ts';
 
 const FIXTURES = new URL('../../../../fixtures/rtp/', import.meta.url);
 const fixture = (name: string): Buffer => readFileSync(new URL(name, FIXTURES));
@@ -26,7 +26,7 @@ function collect(d: RtpMpeg4GenericDepacketizer, packets: readonly RtpPacket[]):
   const frames: Buffer[] = [];
   const results: AudioFrames[] = [];
   for (const p of packets) {
-    const r = d.push(p);
+    const r = pushFrames(d, p);
     if (r === undefined) continue;
     results.push(r);
     for (const f of r.frames) frames.push(Buffer.from(f));
@@ -200,11 +200,11 @@ test('malformed payloads are reported and dropped; the depacketizer stays usable
   ];
   for (const [label, payload] of bad) {
     const { d, errors } = depacketizer(fmtp);
-    assert.equal(d.push(rawPacket(payload)), undefined, label);
+    assert.equal(pushFrames(d, rawPacket(payload)), undefined, label);
     assert.equal(errors.length, 1, label);
     assert.equal(errors[0]!.code, 'GW_ERR_RTP_PAYLOAD');
     // Still usable: a good packet (one 2-byte AU) decodes.
-    const ok = d.push(rawPacket(Buffer.from([0x00, 0x10, 0x00, 0x10, 0x12, 0x34])));
+    const ok = pushFrames(d, rawPacket(Buffer.from([0x00, 0x10, 0x00, 0x10, 0x12, 0x34])));
     assert.deepEqual(ok?.frames.map((f) => Buffer.from(f)), [Buffer.from([0x12, 0x34])], label);
   }
 });
@@ -214,16 +214,16 @@ test('a fragment whose AU-size changes, or a new timestamp mid-AU, drops the AU'
   const { d, errors } = depacketizer(fmtp);
   const frag = (size: number, bytes: number[], marker: boolean, ts: number): RtpPacket =>
     rawPacket(Buffer.from([0x00, 0x10, size >> 5, (size & 0x1f) << 3, ...bytes]), marker, ts);
-  assert.equal(d.push(frag(4, [1, 2], false, 10)), undefined);
-  assert.equal(d.push(frag(5, [3, 4], true, 10)), undefined);
+  assert.equal(pushFrames(d, frag(4, [1, 2], false, 10)), undefined);
+  assert.equal(pushFrames(d, frag(5, [3, 4], true, 10)), undefined);
   assert.equal(errors.length, 1);
-  assert.equal(d.push(frag(4, [1, 2], false, 20)), undefined);
-  const r = d.push(frag(4, [9, 9, 9, 9], true, 30)); // new timestamp: old AU dropped, this one stands alone
+  assert.equal(pushFrames(d, frag(4, [1, 2], false, 20)), undefined);
+  const r = pushFrames(d, frag(4, [9, 9, 9, 9], true, 30)); // new timestamp: old AU dropped, this one stands alone
   assert.deepEqual(r, { frames: [Buffer.from([9, 9, 9, 9])], rtpTimestamp: 30 });
   assert.equal(errors.length, 2);
   // Fragments past the AU-size.
-  assert.equal(d.push(frag(4, [1, 2, 3], false, 40)), undefined);
-  assert.equal(d.push(frag(4, [4, 5], true, 40)), undefined);
+  assert.equal(pushFrames(d, frag(4, [1, 2, 3], false, 40)), undefined);
+  assert.equal(pushFrames(d, frag(4, [4, 5], true, 40)), undefined);
   assert.equal(errors.length, 3);
 });
 
@@ -236,12 +236,12 @@ test('single-packet AUs are views into the payload; reassembled AUs are copies',
     return { ...q, payload };
   };
   const [p] = packetizeMpeg4Generic(makeAudioFrames([50])).map(unpooled);
-  const r = d.push(p!)!;
+  const r = pushFrames(d, p!)!;
   assert.equal(r.frames[0]!.buffer, p!.payload.buffer);
   assert.equal(r.frames[0]!.byteOffset, p!.payload.byteOffset + 4);
   const packets = packetizeMpeg4Generic(makeAudioFrames([3000]), { maxPayloadSize: 1000 }).map(unpooled);
   let out: AudioFrames | undefined;
-  for (const q of packets) out = d.push(q);
+  for (const q of packets) out = pushFrames(d, q);
   assert.notEqual(out!.frames[0]!.buffer, packets.at(-1)!.payload.buffer);
 });
 
@@ -259,7 +259,7 @@ test('property: push never throws, whatever the payload and field lengths', () =
         for (const p of packets) {
           if (p.loss) d.onPacketLoss();
           const payload = Buffer.from(p.payload);
-          const r = d.push(rawPacket(payload, p.marker, p.timestamp));
+          const r = pushFrames(d, rawPacket(payload, p.marker, p.timestamp));
           assert.deepEqual(payload, Buffer.from(p.payload));
           if (r !== undefined) for (const f of r.frames) assert.ok(f.length > 0 && f.length <= 8191);
         }

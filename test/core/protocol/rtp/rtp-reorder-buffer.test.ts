@@ -5,13 +5,38 @@ import { ErrorCode, isGatewayError } from '../../../../core/errors.ts';
 import { parseRtpPacket, serializeRtpPacket } from '../../../../core/protocol/rtp/rtp-packet.ts';
 import type { RtpPacket } from '../../../../core/protocol/rtp/rtp-packet.ts';
 import { DEFAULT_UDP_REORDER, RtpReorderBuffer } from '../../../../core/protocol/rtp/rtp-reorder-buffer.ts';
-import type { RtpOrderedPacket, RtpReorderStats } from '../../../../core/protocol/rtp/rtp-reorder-buffer.ts';
+import type { RtpReorderOptions, RtpReorderStats } from '../../../../core/protocol/rtp/rtp-reorder-buffer.ts';
 import { loadCapture } from './datagrams.ts';
 
 const PAYLOAD = Buffer.from([0x41, 0x9a]);
 function pkt(seq: number, ssrc = 0x1234): RtpPacket {
   return parseRtpPacket(serializeRtpPacket({ payloadType: 96, sequenceNumber: seq, timestamp: seq * 3000, ssrc, payload: PAYLOAD }));
 }
+interface RtpOrderedPacket {
+  readonly packet: RtpPacket;
+  readonly lostBefore: number;
+}
+
+/**
+ * A reorder buffer whose sink collects: `push`/`flush` return what that call delivered, in order (and check the
+ * count the buffer returns against it).
+ */
+function collecting(opts: RtpReorderOptions): {
+  rb: RtpReorderBuffer;
+  push(p: RtpPacket, nowMs: number): RtpOrderedPacket[];
+  flush(nowMs: number): RtpOrderedPacket[];
+} {
+  let out: RtpOrderedPacket[] = [];
+  const rb = new RtpReorderBuffer(opts, { onOrderedPacket: (packet, lostBefore) => out.push({ packet, lostBefore }) });
+  const take = (count: number): RtpOrderedPacket[] => {
+    const got = out;
+    out = [];
+    assert.equal(count, got.length, 'returned count = packets delivered');
+    return got;
+  };
+  return { rb, push: (p, nowMs) => take(rb.push(p, nowMs)), flush: (nowMs) => take(rb.flushExpired(nowMs)) };
+}
+
 /** "seq" or "seq/lostBefore" when lostBefore ≠ 0. */
 function show(out: RtpOrderedPacket[]): string[] {
   return out.map((o) => (o.lostBefore === 0 ? String(o.packet.sequenceNumber) : `${o.packet.sequenceNumber}/${o.lostBefore}`));
@@ -89,9 +114,9 @@ const CASES: Case[] = [
 
 for (const c of CASES) {
   test(`reorder: ${c.name}`, () => {
-    const rb = new RtpReorderBuffer({ maxPackets: c.maxPackets ?? DEFAULT_UDP_REORDER.maxPackets, maxDelayMs: 100 });
+    const { rb, push, flush } = collecting({ maxPackets: c.maxPackets ?? DEFAULT_UDP_REORDER.maxPackets, maxDelayMs: 100 });
     for (const [i, step] of c.steps.entries()) {
-      const out = 'push' in step ? rb.push(pkt(step.push, step.ssrc), step.at ?? 0) : rb.flushExpired(step.flushAt);
+      const out = 'push' in step ? push(pkt(step.push, step.ssrc), step.at ?? 0) : flush(step.flushAt);
       assert.deepEqual(show(out), step.out, `step ${i}: ${JSON.stringify(step)}`);
     }
     for (const [k, v] of Object.entries(c.stats)) assert.equal(rb.stats[k as keyof RtpReorderStats], v, k);
@@ -101,7 +126,7 @@ for (const c of CASES) {
 test('reorder: options are validated; default is 64 packets / 100 ms', () => {
   assert.deepEqual(DEFAULT_UDP_REORDER, { maxPackets: 64, maxDelayMs: 100 });
   for (const bad of [{ maxPackets: -1, maxDelayMs: 0 }, { maxPackets: 1.5, maxDelayMs: 0 }, { maxPackets: 5000, maxDelayMs: 0 }, { maxPackets: 4, maxDelayMs: -1 }]) {
-    assert.throws(() => new RtpReorderBuffer(bad), (e: unknown) => isGatewayError(e, ErrorCode.ConfInvalid));
+    assert.throws(() => new RtpReorderBuffer(bad, { onOrderedPacket() {} }), (e: unknown) => isGatewayError(e, ErrorCode.ConfInvalid));
   }
 });
 
@@ -110,8 +135,8 @@ test('reorder: real ffmpeg packets, swapped in pairs, come out as sent', () => {
   const arrival = [pkts[0]!];
   for (let i = 1; i + 1 < pkts.length; i += 2) arrival.push(pkts[i + 1]!, pkts[i]!);
   if (pkts.length % 2 === 0) arrival.push(pkts.at(-1)!);
-  const rb = new RtpReorderBuffer(DEFAULT_UDP_REORDER);
-  const out = arrival.flatMap((p, i) => rb.push(p, i));
+  const { rb, push } = collecting(DEFAULT_UDP_REORDER);
+  const out = arrival.flatMap((p, i) => push(p, i));
   assert.deepEqual(out.map((o) => o.packet), pkts);
   assert.ok(out.every((o) => o.lostBefore === 0));
   assert.equal(rb.stats.reordered, Math.floor((pkts.length - 1) / 2));
@@ -132,8 +157,8 @@ test('property: any permutation within the window comes out sorted, nothing lost
         }
         arrival.push(...block);
       }
-      const rb = new RtpReorderBuffer({ maxPackets, maxDelayMs: 100 });
-      const out = arrival.flatMap((s) => rb.push(pkt(s), 0));
+      const { rb, push } = collecting({ maxPackets, maxDelayMs: 100 });
+      const out = arrival.flatMap((s) => push(pkt(s), 0));
       assert.deepEqual(out.map((o) => o.packet.sequenceNumber), seqs);
       assert.ok(out.every((o) => o.lostBefore === 0));
       assert.deepEqual({ lost: rb.stats.lost, late: rb.stats.late, duplicates: rb.stats.duplicates }, { lost: 0, late: 0, duplicates: 0 });
@@ -147,7 +172,7 @@ test('property: arbitrary arrivals never hold more than maxPackets; every packet
     relative: fc.boolean(), ssrc: fc.constantFrom(1, 1, 1, 1, 2), dtMs: fc.integer({ min: 0, max: 60 }), flush: fc.boolean(),
   });
   fc.assert(fc.property(fc.integer({ min: 0, max: 64 }), fc.array(arrivalArb, { maxLength: 400 }), (maxPackets, arrivals) => {
-    const rb = new RtpReorderBuffer({ maxPackets, maxDelayMs: 100 });
+    const { rb, push, flush } = collecting({ maxPackets, maxDelayMs: 100 });
     let now = 0;
     let last = 0;
     let delivered = 0;
@@ -171,14 +196,14 @@ test('property: arbitrary arrivals never hold more than maxPackets; every packet
       now += a.dtMs;
       const seq = a.relative ? (last + a.seq) & 0xffff : a.seq & 0xffff;
       last = seq;
-      check(rb.push(pkt(seq, a.ssrc), now));
+      check(push(pkt(seq, a.ssrc), now));
       assert.ok(rb.bufferedCount <= maxPackets);
-      if (a.flush) check(rb.flushExpired(now));
+      if (a.flush) check(flush(now));
     }
     const s = rb.stats;
     assert.equal(s.received, arrivals.length);
     assert.equal(s.received, delivered + rb.bufferedCount + s.duplicates + s.late);
-    check(rb.flushExpired(now + 1000));
+    check(flush(now + 1000));
     assert.equal(rb.bufferedCount, 0, 'everything leaves after maxDelayMs');
   }), { numRuns: 300 });
 });
