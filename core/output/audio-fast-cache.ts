@@ -12,7 +12,8 @@
  * `AudioFastCacheServer` follows publishes (SourceEvents.onPublish, as the HLS output does): on each publish of
  * a stream whose vhost has a fast cache it attaches one cache; on unpublish the cache is emptied and detached (so
  * the source can be reaped), and the next publish gets a new, empty one. A new .mp3/.aac player gets
- * `snapshot(key)` first (http-stream.ts HttpAudioStream.prime), then the hub's live messages.
+ * `snapshot(key)` first (http-stream.ts: `HttpLiveStream.play` writes it, then subscribes), then the hub's live
+ * messages.
  *
  * Like every hub consumer (hub/consumer.ts), the cache gets the audio of a stream with video from its first
  * keyframe on; an audio-only stream is cached from its first frame.

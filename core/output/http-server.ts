@@ -17,11 +17,12 @@
  * (hls/hls-files.ts: MIME types, ranges, no escape from the root) before the live mounts and `dir`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { resolve, sep, extname } from 'node:path';
 import type { Logger } from '../log.ts';
 import { nextSessionId } from '../log.ts';
+import { HEADER_TIMEOUT_MS, limitConnections, TIMEOUT_CHECK_INTERVAL_MS } from '../listener-guard.ts';
 import { isGatewayError, ErrorCode, GatewayError } from '../errors.ts';
 import type { ConsumerOptions, HubPort } from '../hub/ports.ts';
 import type { RtmpMessage } from '../media/message.ts';
@@ -59,6 +60,13 @@ export interface HttpServerOptions {
   maxConnections?: number;
 }
 
+/** A request path matched by a live mount. */
+interface LiveMatch {
+  readonly app: string;
+  readonly stream: string;
+  readonly format: HttpLiveFormat;
+}
+
 interface MountPattern {
   readonly regex: RegExp;
   readonly groups: readonly ('app' | 'stream')[];
@@ -88,7 +96,7 @@ export class HttpServer {
   readonly #opts: HttpServerOptions;
   readonly #log: Logger;
   readonly #servers: Server[] = [];
-  readonly #streams = new Set<{ stream: HttpLiveStream; format: HttpLiveFormat; close: () => void }>();
+  readonly #streams = new Set<HttpLiveStream>();
   readonly #mounts = new Map<string, MountPattern>();
   #ports: number[] = [];
   #closed = false;
@@ -105,8 +113,13 @@ export class HttpServer {
   /** Listen on every address. @throws GatewayError GW_ERR_LISTEN (e.g. EADDRINUSE). */
   async start(): Promise<void> {
     for (const addr of this.#opts.listen) {
-      const server = createServer({ requestTimeout: 0, keepAlive: false }, (req, res) => this.#handle(req, res));
-      server.maxConnections = this.#opts.maxConnections ?? 10000;
+      // requestTimeout 0 (live streams last hours) would leave headersTimeout at 0 too: idle and slowloris peers
+      // would keep their connection forever (core/listener-guard.ts).
+      const server = createServer(
+        { requestTimeout: 0, keepAlive: false, headersTimeout: HEADER_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+        (req, res) => this.#handle(req, res),
+      );
+      limitConnections(server, this.#log, 'HTTP', this.#opts.maxConnections ?? 10000);
       await new Promise<void>((ok, fail) => {
         server.once('error', (err) => fail(new GatewayError(ErrorCode.Listen, `http_server listen ${addr.host ?? '*'}:${addr.port}: ${err.message}`, { cause: err })));
         server.listen(addr.port, addr.host, () => ok());
@@ -123,7 +136,7 @@ export class HttpServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const s of this.#streams) s.close();
+    for (const s of this.#streams) s.stop('server closing');
     this.#streams.clear();
     await Promise.all(this.#servers.map((s) => new Promise<void>((ok) => { s.close(() => ok()); s.closeAllConnections(); })));
   }
@@ -165,22 +178,48 @@ export class HttpServer {
     this.#route(req, res, vhost, path);
   }
 
-  /** Live mounts, then static files. */
+  /**
+   * Live mounts, then static files. Synchronous for HTTP-FLV and for paths no live mount matches; a .ts/.mp3/.aac
+   * path that matches one first looks (async stat) for a real file of that name, which wins.
+   */
   #route(req: IncomingMessage, res: ServerResponse, vhost: string, path: string): void {
     const remux = this.#opts.remux(vhost);
     const format = liveFormatOf(path);
-    // A real file wins over a live mount for .ts/.mp3/.aac: HLS segments (`live/x-12.ts`) match `[app]/[stream].ts`.
-    if (remux?.enabled === true && format !== undefined && (format === 'flv' || !this.#isFile(path))) {
-      const pattern = this.#mount(`${mountBase(remux.mount)}.${format}`);
-      const match = pattern.regex.exec(path);
-      if (match !== null) {
-        const app = match[pattern.groups.indexOf('app') + 1] ?? 'live';
-        const stream = match[pattern.groups.indexOf('stream') + 1] ?? '';
-        this.#serveLive(req, res, vhost, app, stream, format);
-        return;
-      }
+    const live = remux?.enabled === true && format !== undefined ? this.#matchLive(remux.mount, format, path) : undefined;
+    if (live === undefined) {
+      this.#answerAsync(res, this.#serveFile(req, res, path));
+      return;
     }
-    this.#serveFile(req, res, path);
+    if (live.format === 'flv' || this.#opts.dir === undefined) {
+      this.#serveLive(req, res, vhost, live.app, live.stream, live.format);
+      return;
+    }
+    this.#answerAsync(res, this.#serveFileOrLive(req, res, vhost, path, live));
+  }
+
+  /** A real file wins over a live mount for .ts/.mp3/.aac: HLS segments (`live/x-12.ts`) match `[app]/[stream].ts`. */
+  async #serveFileOrLive(req: IncomingMessage, res: ServerResponse, vhost: string, path: string, live: LiveMatch): Promise<void> {
+    if (await this.#isFile(path)) return this.#serveFile(req, res, path);
+    if (!res.destroyed) this.#serveLive(req, res, vhost, live.app, live.stream, live.format);
+  }
+
+  /** The app and stream a live mount (`http_remux mount` with `format`'s extension) gives `path`, if it matches. */
+  #matchLive(mount: string, format: HttpLiveFormat, path: string): LiveMatch | undefined {
+    const pattern = this.#mount(`${mountBase(mount)}.${format}`);
+    const match = pattern.regex.exec(path);
+    if (match === null) return undefined;
+    const app = match[pattern.groups.indexOf('app') + 1] ?? 'live';
+    const stream = match[pattern.groups.indexOf('stream') + 1] ?? '';
+    return { app, stream, format };
+  }
+
+  /** Answer 500 (or drop the connection once headers are out) if an async route fails unexpectedly. */
+  #answerAsync(res: ServerResponse, work: Promise<void>): void {
+    work.catch((err: unknown) => {
+      this.#log.error({ err }, 'http request failed');
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' }).end('internal error\n');
+      else res.destroy();
+    });
   }
 
   #mount(mount: string): MountPattern {
@@ -213,64 +252,54 @@ export class HttpServer {
     const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
     const log = this.#log.child({ conn: id, remote, stream: `${key.vhost}/${key.app}/${key.stream}` });
     // Chunked transfer encoding (as SRS): the terminating zero chunk tells the player the stream ended cleanly
-    // when it is unpublished; a close-delimited body reads as "stream ends prematurely" to ffmpeg. The body is
-    // written by HttpFlvStream straight to the socket (merged writes); the connection closes after it.
+    // when it is unpublished; a close-delimited body reads as "stream ends prematurely" to ffmpeg (HTTP/1.0
+    // clients get one anyway). The body is written by the HttpLiveStream straight to the socket (merged writes,
+    // one chunk per batch); it stops itself (unpublish, client gone, hub) and the connection closes after it.
     res.writeHead(200, { 'Content-Type': HTTP_LIVE_CONTENT_TYPES[format], 'Cache-Control': 'no-cache', Connection: 'close', Expires: '-1', Pragma: 'no-cache' });
     if (req.method === 'HEAD') {
       res.end();
       return;
     }
     res.flushHeaders();
-    const socket = res.socket as Socket;
+    const socket = res.socket;
+    if (socket === null || socket.destroyed) return; // the player left before its stream began
     socket.setNoDelay(true);
-    let sub: ReturnType<HubPort['subscribe']> | undefined;
-    let finished = false;
-    const onDrain = (): void => sub?.resume();
-    const done = (reason: string): void => {
-      if (finished) return;
-      finished = true;
-      this.#streams.delete(entry);
-      socket.off('drain', onDrain);
-      if (sub !== undefined) {
-        sub.close();
-        log.info({ reason, bytes: live.bytesSent, dropped: sub.stats().droppedMessages }, `${protocol} player left`);
-      }
-      live.end();
-      if (!socket.destroyed) socket.end();
-    };
-    const live = createHttpLiveStream(format, res, this.#opts.mwLatencyMs?.(key) ?? 0, done);
-    const entry = { stream: live, format, close: (): void => live.onClose('server closing') };
-    // Fast cache first, then subscribe in the same tick: no live message falls between the two.
-    const cached = live.prime !== undefined ? this.#opts.fastCache?.(key) : undefined;
-    if (cached !== undefined && cached.length > 0) live.prime?.(cached);
+    const live = createHttpLiveStream(format, { socket, chunked: res.chunkedEncoding }, {
+      mwLatencyMs: this.#opts.mwLatencyMs?.(key) ?? 0,
+      onStop: (reason) => {
+        this.#streams.delete(live);
+        log.info({ reason, bytes: live.bytesSent, dropped: live.droppedMessages }, `${protocol} player left`);
+      },
+    });
+    // The fast cache (audio formats) is written first, then the stream subscribes in the same tick.
+    const cached = live.usesFastCache ? this.#opts.fastCache?.(key) : undefined;
     try {
-      sub = this.#opts.hub.subscribe(key, { id, protocol, remote }, live, this.#opts.consumerOptions?.(key) ?? {});
+      live.play(this.#opts.hub, key, { id, protocol, remote }, this.#opts.consumerOptions?.(key) ?? {}, cached);
     } catch (err) {
       log.warn({ err }, `${protocol} subscribe failed`);
       res.end();
       return;
     }
-    this.#streams.add(entry);
+    this.#streams.add(live);
     log.info(`${protocol} player started`);
-    socket.on('drain', onDrain);
-    res.on('close', () => done('client closed'));
-    res.on('error', () => done('socket error'));
   }
 
-  #isFile(path: string): boolean {
+  /** Is `path` a regular file under `dir`? (Async stat: no blocking file-system call while serving.) */
+  async #isFile(path: string): Promise<boolean> {
     const dir = this.#opts.dir;
     if (dir === undefined) return false;
     const root = resolve(dir);
     const file = resolve(root, `.${path}`);
     if (!file.startsWith(root + sep)) return false;
     try {
-      return statSync(file).isFile();
+      return (await stat(file)).isFile();
     } catch {
       return false;
     }
   }
 
-  #serveFile(req: IncomingMessage, res: ServerResponse, path: string): void {
+  /** A static file under `dir` (a directory serves its index.html): 200, 403 outside the root, 404. */
+  async #serveFile(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const dir = this.#opts.dir;
     if (dir === undefined) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
@@ -282,21 +311,25 @@ export class HttpServer {
       res.writeHead(403).end();
       return;
     }
+    let size: number;
     try {
-      let st = statSync(file);
+      let st = await stat(file);
       if (st.isDirectory()) {
         file = resolve(file, 'index.html');
-        st = statSync(file);
+        st = await stat(file);
       }
-      res.writeHead(200, { 'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': st.size });
-      if (req.method === 'HEAD') {
-        res.end();
-        return;
-      }
-      createReadStream(file).on('error', () => res.destroy()).pipe(res);
+      size = st.size;
     } catch {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      if (!res.destroyed) res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      return;
     }
+    if (res.destroyed) return; // the client left during the stat
+    res.writeHead(200, { 'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': size });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    createReadStream(file).on('error', () => res.destroy()).pipe(res);
   }
 }
 

@@ -1,25 +1,39 @@
 /**
- * HTTP live stream encoders (SRS ISrsBufferEncoder / SrsFlvStreamEncoder): one ConsumerTarget per HTTP player
- * that writes the hub's messages to the response's socket.
+ * HTTP live streams (SRS SrsLiveStream + ISrsBufferEncoder: SrsFlvStreamEncoder, SrsTsStreamEncoder,
+ * SrsMp3StreamEncoder, SrsAacStreamEncoder): one `HttpLiveStream` per HTTP player, a ConsumerTarget that writes
+ * the hub's messages as the body of a response whose status line and headers are already sent.
+ *
+ * The base class owns the player's life, the same for every format:
+ * - `play` subscribes to the hub (after the fast cache's audio, for .mp3/.aac) and watches the socket;
+ * - `send` encodes a message and reports backpressure: false once the socket's queue plus the merge buffer pass
+ *   HTTP_STREAM_HIGH_WATER_BYTES, so the hub's bounded consumer queue takes over; the socket's 'drain' resumes it;
+ * - body bytes go to the socket through a MergedSocketWriter: merged writes every `mw_latency` ms, or (mw_latency 0,
+ *   `min_latency on`) at the end of the tick; as one HTTP/1.1 chunk per batch when the response is chunked;
+ * - an unpublish ends the response (there is no in-band signal in these formats, and a new publisher restarts
+ *   timestamps and codecs; node-media-server does the same and flv.js/mpegts.js players reconnect); so does the
+ *   hub detaching the player, the socket closing, or the owner calling `stop` (idempotent: the zero chunk, then
+ *   the connection ends).
+ * Subclasses only encode (`encode`):
  *
  * HTTP-FLV: the FLV file header's TypeFlagsAudio/TypeFlagsVideo must describe the stream, so the header is held
  * back until the first media message: the configs the hub delivers first (metadata → video-config →
- * audio-config) are buffered, then header + configs + media go out together. Every tag is serialized once per
- * message for all players (`flvTag`, cached on the message), and a player's tags are written with merged
- * writes (mw_latency) as HTTP/1.1 chunks — one writev per batch, no copy per player.
+ * audio-config) are held, then header + configs + media go out together. Every tag is serialized once per
+ * message for all players (`flvTag`, cached on the message): no copy per player.
  *
- * HTTP-TS (SRS SrsTsStreamEncoder): a TsMuxer per player — continuity counters are per connection, so TS is
- * serialized once per player (not shared like FLV tags); PAT/PMT go out at the start and before every keyframe.
- * HTTP-MP3 / HTTP-AAC (SrsMp3StreamEncoder / SrsAacStreamEncoder): audio-only, raw MP3 frames (views of the
- * shared payloads) or ADTS frames (a 7-byte header per frame + a view of the raw AAC). With SRS's `fast_cache`
- * (audio-fast-cache.ts) a new player is first `prime`d with the stream's cached audio, then the hub's messages
- * follow; audio the cache already gave (the GOP cache's replay) is skipped by timestamp, so nothing repeats.
+ * HTTP-TS: a TsMuxer per player (continuity counters are per connection, so TS is serialized once per player,
+ * not shared like FLV tags); the program (PMT) is chosen from the held configs + first media as for FLV;
+ * PAT/PMT go out at the start and before every keyframe (audio-only: every TS_AUDIO_ONLY_TABLE_INTERVAL frames).
+ *
+ * HTTP-MP3 / HTTP-AAC: audio-only, raw MP3 frames (views of the shared payloads) or ADTS frames (a 7-byte header
+ * per frame + a view of the raw AAC). With SRS's `fast_cache` (audio-fast-cache.ts) a new player is first given
+ * the stream's cached audio, then the hub's messages follow; audio the cache already gave (the GOP cache's
+ * replay) is skipped by timestamp, so nothing repeats.
  */
-import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { ConsumerTarget, SourceEvent } from '../hub/ports.ts';
+import type { Writable } from 'node:stream';
+import type { ConsumerOptions, ConsumerTarget, HubPort, SessionInfo, SourceEvent, Subscriber } from '../hub/ports.ts';
 import { isGatewayError, ErrorCode } from '../errors.ts';
 import { MessageType, SoundFormat, type RtmpMessage } from '../media/message.ts';
+import type { StreamKey } from '../media/stream-key.ts';
 import { flvFileHeader, flvTag } from '../protocol/flv/flv-muxer.ts';
 import { AacPacketType, readAudioTagHeader } from '../protocol/flv/flv-tag.ts';
 import { TsMuxer, tsVideoCodecOf, type TsVideoCodec } from '../remux/rtmp-to-ts.ts';
@@ -33,193 +47,218 @@ export const HTTP_STREAM_HIGH_WATER_BYTES = 1024 * 1024;
 /** Config messages held back until the first media message (metadata + two sequence headers + slack). */
 const MAX_PENDING_CONFIG = 8;
 
+/** Audio PES written between PAT/PMT repetitions of an audio-only TS (≈ 1 s of AAC at 44.1 kHz). */
+const TS_AUDIO_ONLY_TABLE_INTERVAL = 43;
+
 /** Live formats served by `http_remux`, by URL extension. */
 export type HttpLiveFormat = 'flv' | 'ts' | 'mp3' | 'aac';
 export const HTTP_LIVE_CONTENT_TYPES: Readonly<Record<HttpLiveFormat, string>> = {
   flv: 'video/x-flv', ts: 'video/MP2T', mp3: 'audio/mpeg', aac: 'audio/aac',
 };
 
-/** What the HTTP server needs from any live stream encoder. */
-export interface HttpLiveStream extends ConsumerTarget {
-  readonly bytesSent: number;
+/** Where a live stream writes its body. */
+export interface HttpLiveBody {
+  /** The response's connection (`res.socket`), status line and headers already sent (`writeHead` + `flushHeaders`). */
+  readonly socket: Writable;
   /**
-   * Audio streams only: write `cached` (an AAC sequence header, then audio messages oldest first: the fast
-   * cache's snapshot) before anything the hub delivers. Audio the hub then delivers with a timestamp at or
-   * before the last cached one is skipped, until newer audio arrives.
+   * Frame the body as HTTP/1.1 chunks (RFC 9112 §7.1): true when the response went out with
+   * `Transfer-Encoding: chunked` (`res.chunkedEncoding`); false for a close-delimited body (HTTP/1.0 clients).
    */
-  prime?(cached: readonly RtmpMessage[]): void;
-  onClose(reason: string): void;
-  end(): void;
+  readonly chunked: boolean;
 }
 
-/** Create the encoder for `format`; arguments as for HttpFlvStream's constructor. */
-export function createHttpLiveStream(format: HttpLiveFormat, res: ServerResponse, mwLatencyMs: number, onClose: (reason: string) => void): HttpLiveStream {
+export interface HttpLiveStreamOptions {
+  /** Merged-write latency (SRS mw_latency), ms; 0 (`min_latency on`) = write at the end of the current tick. */
+  readonly mwLatencyMs: number;
+  /**
+   * Called once when the player stops, with why (`client closed`, `stream unpublished`, the hub's reason, ...),
+   * after it left the hub and before its body ends (`bytesSent`/`droppedMessages` are final but for the last flush).
+   */
+  readonly onStop?: (reason: string) => void;
+}
+
+/** Create the live stream of `format` for one player. */
+export function createHttpLiveStream(format: HttpLiveFormat, body: HttpLiveBody, opts: HttpLiveStreamOptions): HttpLiveStream {
   switch (format) {
-    case 'flv': return new HttpFlvStream(res, mwLatencyMs, onClose);
-    case 'ts': return new HttpTsStream(res, mwLatencyMs, onClose);
+    case 'flv': return new HttpFlvStream(body, opts);
+    case 'ts': return new HttpTsStream(body, opts);
     case 'mp3':
-    case 'aac': return new HttpAudioStream(format, res, mwLatencyMs, onClose);
+    case 'aac': return new HttpAudioStream(format, body, opts);
   }
 }
 
-function responseWriter(res: ServerResponse, mwLatencyMs: number): MergedSocketWriter {
-  const chunked = (res as unknown as { chunkedEncoding?: boolean }).chunkedEncoding === true;
-  return new MergedSocketWriter(res.socket as Socket, { latencyMs: mwLatencyMs, httpChunked: chunked });
-}
-
-export class HttpFlvStream implements HttpLiveStream {
-  readonly #writer: MergedSocketWriter;
-  #headerSent = false;
-  #pending: RtmpMessage[] = [];
-  #closed = false;
-  readonly #onClose: (reason: string) => void;
-
-  /**
-   * @param res a response whose status line and headers have been sent (`writeHead` + `flushHeaders`); its body
-   *   is written here, straight to the socket (chunked framing when the response is chunked).
-   * @param mwLatencyMs merged-write latency (SRS mw_latency), ms.
-   * @param onClose called once when this player must stop (hub detached it, stream unpublished); the owner
-   *   closes the subscriber and calls `end()`.
-   */
-  constructor(res: ServerResponse, mwLatencyMs: number, onClose: (reason: string) => void) {
-    const chunked = (res as unknown as { chunkedEncoding?: boolean }).chunkedEncoding === true;
-    this.#writer = new MergedSocketWriter(res.socket as Socket, { latencyMs: mwLatencyMs, httpChunked: chunked });
-    this.#onClose = onClose;
-  }
-
-  /** Body bytes written so far. */
-  get bytesSent(): number {
-    return this.#writer.bytesWritten;
-  }
-
-  send(msg: RtmpMessage): boolean {
-    if (this.#closed) return true;
-    if (!this.#headerSent) {
-      if (msg.isConfig && this.#pending.length < MAX_PENDING_CONFIG) {
-        this.#pending.push(msg);
-        return true;
-      }
-      this.#writeHeader(msg);
-    }
-    this.#writer.writeMedia(flvTag(msg));
-    return this.#writer.underHighWater(HTTP_STREAM_HIGH_WATER_BYTES);
-  }
-
-  /**
-   * HTTP-FLV has no in-band signalling, and a new publisher restarts timestamps and sequence headers, so on
-   * unpublish the response ends (node-media-server does the same; flv.js/mpegts.js players reconnect).
-   * Deferred: the hub is iterating its consumers when it tells us.
-   */
-  onSourceEvent(event: SourceEvent): void {
-    if (event === 'unpublish' && !this.#closed) process.nextTick(() => this.onClose('stream unpublished'));
-  }
-
-  onClose(reason: string): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#onClose(reason);
-  }
-
-  /** Flush what is queued and write the end of the body (the zero chunk). Idempotent. */
-  end(): void {
-    this.#closed = true;
-    this.#writer.end();
-  }
-
-  #writeHeader(first: RtmpMessage): void {
-    let hasAudio = first.type === MessageType.Audio;
-    let hasVideo = first.type === MessageType.Video;
-    for (const m of this.#pending) {
-      if (m.kind === 'audio-config') hasAudio = true;
-      if (m.kind === 'video-config') hasVideo = true;
-    }
-    this.#headerSent = true;
-    this.#writer.writeMedia(flvFileHeader(hasAudio, hasVideo));
-    for (const m of this.#pending) this.#writer.writeMedia(flvTag(m));
-    this.#pending = [];
-  }
-}
-
-/** Common lifecycle of the HTTP live encoders (close once, end on unpublish, merged writer). */
-abstract class HttpEncoderBase implements HttpLiveStream {
+/** One HTTP player of one stream: the lifecycle every format shares. Subclasses implement `encode`. */
+export abstract class HttpLiveStream implements ConsumerTarget {
+  abstract readonly format: HttpLiveFormat;
+  /** Does this format take the audio fast cache (`play`'s `cached`)? Only .mp3/.aac (SRS: "flv/ts ignore it"). */
+  abstract readonly usesFastCache: boolean;
   protected readonly writer: MergedSocketWriter;
-  protected closed = false;
-  readonly #onClose: (reason: string) => void;
+  readonly #socket: Writable;
+  readonly #onStop: ((reason: string) => void) | undefined;
+  #sub: Subscriber | undefined;
+  #stopped = false;
+  readonly #onDrain = (): void => this.#sub?.resume();
+  readonly #onSocketClose = (): void => this.stop('client closed');
+  readonly #onSocketError = (): void => this.stop('socket error');
+  readonly #onUnpublish = (): void => this.stop('stream unpublished');
 
-  constructor(res: ServerResponse, mwLatencyMs: number, onClose: (reason: string) => void) {
-    this.writer = responseWriter(res, mwLatencyMs);
-    this.#onClose = onClose;
+  constructor(body: HttpLiveBody, opts: HttpLiveStreamOptions) {
+    this.#socket = body.socket;
+    this.writer = new MergedSocketWriter(body.socket, { latencyMs: opts.mwLatencyMs, httpChunked: body.chunked });
+    this.#onStop = opts.onStop;
   }
 
+  /** Body bytes handed to the socket so far (chunk framing excluded). */
   get bytesSent(): number {
     return this.writer.bytesWritten;
   }
 
-  abstract send(msg: RtmpMessage): boolean;
-
-  /** As HTTP-FLV: a new publisher restarts timestamps and codecs, so the response ends (deferred). */
-  onSourceEvent(event: SourceEvent): void {
-    if (event === 'unpublish' && !this.closed) process.nextTick(() => this.onClose('stream unpublished'));
+  /** Messages the hub's queue dropped for this player (it fell behind); 0 before `play`. */
+  get droppedMessages(): number {
+    return this.#sub?.stats().droppedMessages ?? 0;
   }
 
-  onClose(reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.#onClose(reason);
+  /** True once `stop` ran (for whatever reason): nothing more is written. */
+  get stopped(): boolean {
+    return this.#stopped;
   }
 
-  end(): void {
-    this.closed = true;
-    this.writer.end();
+  /**
+   * Start playing `key`: write `cached` (the fast cache's snapshot, used when `usesFastCache`), then subscribe in
+   * the same tick, so no live message falls between the two (the hub delivers metadata → sequence headers → GOP
+   * → live). From then on the socket's 'drain' resumes the hub's queue and its 'close'/'error' stop the player.
+   * @throws whatever HubPort.subscribe throws (GatewayError GW_ERR_STREAM_BUSY while the gateway stops); the
+   *   stream is then not attached and the caller answers the request.
+   */
+  play(hub: HubPort, key: StreamKey, who: SessionInfo, opts: ConsumerOptions = {}, cached?: readonly RtmpMessage[]): void {
+    if (this.usesFastCache && cached !== undefined && cached.length > 0) this.prime(cached);
+    this.#sub = hub.subscribe(key, who, this, opts);
+    const socket = this.#socket;
+    socket.on('drain', this.#onDrain);
+    socket.on('close', this.#onSocketClose);
+    socket.on('error', this.#onSocketError);
+    if (socket.destroyed) process.nextTick(this.#onSocketClose); // it closed before we listened
   }
 
-  /** Close asynchronously (the hub is delivering when encoders find a fatal problem). */
-  protected fail(reason: string): void {
-    if (!this.closed) process.nextTick(() => this.onClose(reason));
-  }
-}
-
-/** Audio PES written between PAT/PMT repetitions of an audio-only TS (≈ 1 s of AAC at 44.1 kHz). */
-const TS_AUDIO_ONLY_TABLE_INTERVAL = 43;
-
-/** Live MPEG-TS for one player: its own TsMuxer (continuity counters per connection). */
-export class HttpTsStream extends HttpEncoderBase {
-  readonly #muxer = new TsMuxer();
-  readonly #out: Buffer[] = [];
-  #pending: RtmpMessage[] = [];
-  #started = false;
-  #audioSinceTables = 0;
-
+  /** ConsumerTarget: encode one message; false = the socket is full, the hub queues until 'drain'. */
   send(msg: RtmpMessage): boolean {
-    if (this.closed) return true;
-    if (!this.#started) {
-      if (msg.isConfig && this.#pending.length < MAX_PENDING_CONFIG) {
-        this.#pending.push(msg);
-        return true;
-      }
-      this.#start(msg);
-    }
-    this.#mux(msg);
+    if (this.#stopped || !this.encode(msg)) return true;
     return this.writer.underHighWater(HTTP_STREAM_HIGH_WATER_BYTES);
   }
 
+  /** ConsumerTarget: an unpublish ends the response (deferred: the hub is iterating its consumers). */
+  onSourceEvent(event: SourceEvent): void {
+    if (event === 'unpublish' && !this.#stopped) process.nextTick(this.#onUnpublish);
+  }
+
+  /** ConsumerTarget: the hub detached this player (gateway stopping, target failed). */
+  onClose(reason: string): void {
+    this.stop(reason);
+  }
+
+  /**
+   * Stop the player: leave the hub, tell the owner (`onStop`), flush what is queued, write the end of the body
+   * (the zero chunk when chunked) and end the connection. Idempotent.
+   */
+  stop(reason: string): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const socket = this.#socket;
+    socket.off('drain', this.#onDrain); // 'close'/'error' stay: a later socket error must find a listener
+    this.#sub?.close();
+    this.#onStop?.(reason);
+    this.writer.end();
+    if (!socket.destroyed) socket.end();
+  }
+
+  /**
+   * Encode `msg` into `this.writer`.
+   * @returns true when bytes may have been queued (`send` then reports backpressure); false when the message was
+   *   held or skipped (nothing written: `send` reports "not full").
+   */
+  protected abstract encode(msg: RtmpMessage): boolean;
+
+  /** Write the fast cache's messages before the hub's (see `play`). Formats with `usesFastCache` override it. */
+  protected prime(_cached: readonly RtmpMessage[]): void {}
+
+  /** Stop asynchronously (the hub is delivering when an encoder finds a fatal problem). */
+  protected fail(reason: string): void {
+    if (!this.#stopped) process.nextTick(() => this.stop(reason));
+  }
+}
+
+/**
+ * FLV and TS: how the container starts (FLV header flags, the TS program) depends on which tracks the stream
+ * has, so the configs the hub delivers first are held back until the first media message (or until
+ * MAX_PENDING_CONFIG of them), then `start` writes the container's start and the held configs.
+ */
+abstract class HeldConfigStream extends HttpLiveStream {
+  #held: RtmpMessage[] | undefined = [];
+
+  protected encode(msg: RtmpMessage): boolean {
+    const held = this.#held;
+    if (held !== undefined) {
+      if (msg.isConfig && held.length < MAX_PENDING_CONFIG) {
+        held.push(msg);
+        return false;
+      }
+      this.#held = undefined;
+      this.start(held, msg);
+    }
+    this.encodeMessage(msg);
+    return true;
+  }
+
+  /** Write the container's start and the `held` configs; `first` (not yet written) is the message that ended the hold. */
+  protected abstract start(held: readonly RtmpMessage[], first: RtmpMessage): void;
+  /** Write one message after the start. */
+  protected abstract encodeMessage(msg: RtmpMessage): void;
+}
+
+/** HTTP-FLV: the FLV header (flags from the held configs + first media), then each message's cached FLV tag. */
+export class HttpFlvStream extends HeldConfigStream {
+  readonly format = 'flv';
+  readonly usesFastCache = false;
+
+  protected start(held: readonly RtmpMessage[], first: RtmpMessage): void {
+    let hasAudio = first.type === MessageType.Audio;
+    let hasVideo = first.type === MessageType.Video;
+    for (const m of held) {
+      if (m.kind === 'audio-config') hasAudio = true;
+      if (m.kind === 'video-config') hasVideo = true;
+    }
+    this.writer.writeMedia(flvFileHeader(hasAudio, hasVideo));
+    for (const m of held) this.writer.writeMedia(flvTag(m));
+  }
+
+  protected encodeMessage(msg: RtmpMessage): void {
+    this.writer.writeMedia(flvTag(msg));
+  }
+}
+
+/** Live MPEG-TS for one player: its own TsMuxer (continuity counters per connection). */
+export class HttpTsStream extends HeldConfigStream {
+  readonly format = 'ts';
+  readonly usesFastCache = false;
+  readonly #muxer = new TsMuxer();
+  readonly #out: Buffer[] = [];
+  #audioSinceTables = 0;
+
   /** Choose the program from the held configs and the first media message, then write tables + configs. */
-  #start(first: RtmpMessage): void {
-    this.#started = true;
+  protected start(held: readonly RtmpMessage[], first: RtmpMessage): void {
     let video: TsVideoCodec | undefined = first.type === MessageType.Video ? (tsVideoCodecOf(first) ?? 'h264') : undefined;
     let audio: 'aac' | 'mp3' | undefined = first.type === MessageType.Audio ? audioCodecOf(first) : undefined;
-    for (const m of this.#pending) {
+    for (const m of held) {
       // The PMT must name the codec of the held sequence header (H.264 or H.265): players keep the first PMT's.
       if (m.kind === 'video-config') video = tsVideoCodecOf(m) ?? 'h264';
       if (m.kind === 'audio-config') audio = 'aac';
     }
     this.#muxer.configure(video, audio);
     this.#muxer.writeTables(this.#out);
-    for (const m of this.#pending) this.#mux(m);
-    this.#pending = [];
+    for (const m of held) this.encodeMessage(m);
   }
 
-  #mux(msg: RtmpMessage): void {
+  protected encodeMessage(msg: RtmpMessage): void {
     const out = this.#out;
     // A track that appears after the start (MP3 has no sequence header): new PMT version, tables again.
     if (msg.type === MessageType.Audio && this.#muxer.audioCodec === undefined && msg.kind === 'audio') {
@@ -255,19 +294,24 @@ function audioCodecOf(msg: RtmpMessage): 'aac' | 'mp3' | undefined {
 }
 
 /** Audio-only live stream: raw MP3 frames (`.mp3`) or ADTS frames (`.aac`). Video is dropped. */
-export class HttpAudioStream extends HttpEncoderBase {
-  readonly #format: 'mp3' | 'aac';
+export class HttpAudioStream extends HttpLiveStream {
+  readonly format: 'mp3' | 'aac';
+  readonly usesFastCache = true;
   #asc: AudioSpecificConfig | undefined;
   /** Timestamp of the last primed audio message: hub audio up to it was sent already. -1 = none. */
   #primedUntilMs = -1;
 
-  constructor(format: 'mp3' | 'aac', res: ServerResponse, mwLatencyMs: number, onClose: (reason: string) => void) {
-    super(res, mwLatencyMs, onClose);
-    this.#format = format;
+  constructor(format: 'mp3' | 'aac', body: HttpLiveBody, opts: HttpLiveStreamOptions) {
+    super(body, opts);
+    this.format = format;
   }
 
-  /** See HttpLiveStream.prime: the fast cache's audio, written before the hub's messages. */
-  prime(cached: readonly RtmpMessage[]): void {
+  /**
+   * The fast cache's snapshot (an AAC sequence header, then audio oldest first), written before the hub's
+   * messages. Audio the hub then delivers with a timestamp at or before the last cached one is skipped, until
+   * newer audio arrives.
+   */
+  protected override prime(cached: readonly RtmpMessage[]): void {
     let last = -1;
     for (const m of cached) {
       this.#write(m);
@@ -276,18 +320,18 @@ export class HttpAudioStream extends HttpEncoderBase {
     if (last >= 0) this.#primedUntilMs = last;
   }
 
-  send(msg: RtmpMessage): boolean {
-    if (this.closed || msg.type !== MessageType.Audio) return true;
+  protected encode(msg: RtmpMessage): boolean {
+    if (msg.type !== MessageType.Audio) return false;
     if (this.#primedUntilMs >= 0 && msg.kind === 'audio') {
-      if (msg.timestamp <= this.#primedUntilMs) return true;
+      if (msg.timestamp <= this.#primedUntilMs) return false;
       this.#primedUntilMs = -1;
     }
     this.#write(msg);
-    return this.writer.underHighWater(HTTP_STREAM_HIGH_WATER_BYTES);
+    return true;
   }
 
   #write(msg: RtmpMessage): void {
-    if (this.closed || msg.type !== MessageType.Audio) return;
+    if (msg.type !== MessageType.Audio) return;
     let h;
     try {
       h = readAudioTagHeader(msg.payload);
@@ -295,12 +339,12 @@ export class HttpAudioStream extends HttpEncoderBase {
       return;
     }
     const body = msg.payload.subarray(h.headerLength);
-    const wanted = this.#format === 'mp3' ? SoundFormat.Mp3 : SoundFormat.Aac;
+    const wanted = this.format === 'mp3' ? SoundFormat.Mp3 : SoundFormat.Aac;
     if (h.soundFormat !== wanted) {
-      this.fail(`stream audio (SoundFormat ${h.soundFormat}) cannot be served as .${this.#format}`);
+      this.fail(`stream audio (SoundFormat ${h.soundFormat}) cannot be served as .${this.format}`);
       return;
     }
-    if (this.#format === 'mp3') {
+    if (this.format === 'mp3') {
       if (body.length > 0) this.writer.writeMedia(body);
     } else if (h.aacPacketType === AacPacketType.SequenceHeader) {
       try {

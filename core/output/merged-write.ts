@@ -8,7 +8,7 @@
  * One scheduler per latency value: one timer for every player of the gateway, whatever their number.
  * Buffers are queued by reference (they are the messages' cached encodings, shared by all players): no copy.
  */
-import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -19,11 +19,12 @@ interface MergedWriteTarget {
 class MergedWriteScheduler {
   readonly #latencyMs: number;
   #dirty: MergedWriteTarget[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  /** A flush is scheduled (a timer for mw_latency > 0, else an immediate at the end of this tick). */
+  #scheduled = false;
   readonly #flush = (): void => {
     const list = this.#dirty;
     this.#dirty = [];
-    this.#timer = undefined;
+    this.#scheduled = false;
     for (let i = 0; i < list.length; i++) list[i].flushMerged();
   };
 
@@ -33,9 +34,10 @@ class MergedWriteScheduler {
 
   mark(target: MergedWriteTarget): void {
     this.#dirty.push(target);
-    if (this.#timer === undefined) {
-      this.#timer = this.#latencyMs > 0 ? setTimeout(this.#flush, this.#latencyMs) : setImmediate(this.#flush) as unknown as NodeJS.Timeout;
-    }
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    if (this.#latencyMs > 0) setTimeout(this.#flush, this.#latencyMs);
+    else setImmediate(this.#flush);
   }
 }
 
@@ -59,9 +61,12 @@ export interface MergedSocketWriterOptions {
   readonly httpChunked?: boolean;
 }
 
-/** Writes to one socket, merging media buffers per `mw_latency`. Not for parsers: it owns a socket. */
+/**
+ * Writes to one socket (any Writable: a net.Socket in the gateway), merging media buffers per `mw_latency`.
+ * Not for parsers: it owns a socket.
+ */
 export class MergedSocketWriter implements MergedWriteTarget {
-  readonly #socket: Socket;
+  readonly #socket: Writable;
   readonly #scheduler: MergedWriteScheduler;
   readonly #chunked: boolean;
   #pending: Buffer[] = [];
@@ -70,7 +75,7 @@ export class MergedSocketWriter implements MergedWriteTarget {
   #closed = false;
   #bytesWritten = 0;
 
-  constructor(socket: Socket, opts: MergedSocketWriterOptions) {
+  constructor(socket: Writable, opts: MergedSocketWriterOptions) {
     this.#socket = socket;
     this.#scheduler = schedulerFor(Math.max(0, Math.floor(opts.latencyMs)));
     this.#chunked = opts.httpChunked === true;
