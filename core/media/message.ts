@@ -82,11 +82,15 @@ export function classifyPayload(type: MessageType, payload: Uint8Array): FrameKi
     // Enhanced RTMP: IsExHeader | FrameType(3 bits) | PacketType(4 bits); PacketType 0 = SequenceStart.
     const frameType = (b0 >> 4) & 0x07;
     const packetType = b0 & 0x0f;
+    // A command frame (FrameType 5) carries a VideoCommand byte, not media: never a sequence start.
+    if (frameType === VideoFrameType.Command) return 'interframe';
     if (packetType === 0) return 'video-config';
     return frameType === VideoFrameType.Key && (packetType === 1 || packetType === 3) ? 'keyframe' : 'interframe';
   }
   const frameType = b0 >> 4;
   const codecId = b0 & 0x0f;
+  // A video info/command frame (FrameType 5) has a command byte where AVCPacketType would be (FLV spec E.4.3.1).
+  if (frameType === VideoFrameType.Command) return 'interframe';
   if (codecId === VideoCodecId.Avc || codecId === VideoCodecId.HevcLegacy) {
     if (payload.length < 2) return 'interframe';
     const avcPacketType = payload[1];

@@ -41,6 +41,8 @@ const CASES: [label: string, type: MessageType, body: number[], kind: FrameKind 
   ['Sorenson H.263 key frame (CodecID 2): no packet type', MessageType.Video, [0x12, 0x00, 0x00], 'keyframe'],
   ['VP6 inter frame (CodecID 4)', MessageType.Video, [0x24, 0x00], 'interframe'],
   ['video info/command frame (FrameType 5, Sorenson)', MessageType.Video, [0x52, 0x00], 'interframe'],
+  ['AVC command frame (FrameType 5, VideoCommand 0 = start seek): not a sequence header', MessageType.Video, [0x57, 0x00], 'interframe'],
+  ['legacy HEVC command frame (FrameType 5)', MessageType.Video, [0x5c, 0x00], 'interframe'],
   ['empty VIDEODATA', MessageType.Video, [], undefined],
   // Enhanced RTMP: FourCC after the header byte, no AVCPacketType.
   ['hvc1 SequenceStart (HEVCDecoderConfigurationRecord follows)', MessageType.Video, [ex(1, 0), ...HVC1, 0x01, 0x01], 'video-config'],
@@ -51,6 +53,7 @@ const CASES: [label: string, type: MessageType, body: number[], kind: FrameKind 
   ['hvc1 SequenceEnd on a key FrameType', MessageType.Video, [ex(1, 2), ...HVC1], 'interframe'],
   ['hvc1 Metadata packet (PacketType 4)', MessageType.Video, [ex(1, 4), ...HVC1], 'interframe'],
   ['av01 SequenceStart: any FourCC', MessageType.Video, [ex(1, 0), ...AV01], 'video-config'],
+  ['Enhanced RTMP command frame (FrameType 5, PacketType 0): a VideoCommand, not a SequenceStart', MessageType.Video, [ex(5, 0), ...HVC1, 0x00], 'interframe'],
 ];
 
 test('createMessage classifies each FLV tag body once (case table)', () => {
