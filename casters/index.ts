@@ -25,6 +25,8 @@ export interface CasterContext {
   readonly log: Logger;
   /** The gateway's one resolver of output URLs (core/main.ts): this hub, or an RTMP push to a foreign server. */
   readonly publishTarget: PublishTargetResolver;
+  /** The gateway's `max_connections`, enforced on each TCP caster's listener; each caster's default when absent. */
+  readonly maxConnections?: number;
 }
 
 /**
@@ -48,7 +50,7 @@ export function createCaster(cfg: StreamCasterConfig, ctx: CasterContext): Caste
   if (cfg.caster === 'flv') {
     const output = casterOutput(cfg.output, ctx);
     output({ app: 'live', stream: 'livestream' }); // a broken template fails at start, not at the first POST
-    return new FlvPostCaster({ output, listen: cfg.listen, idleTimeoutMs: cfg.idleTimeoutMs, log: ctx.log });
+    return new FlvPostCaster({ output, listen: cfg.listen, idleTimeoutMs: cfg.idleTimeoutMs, log: ctx.log, ...(ctx.maxConnections === undefined ? {} : { maxConnections: ctx.maxConnections }) });
   }
   if (cfg.caster === 'rtsp') {
     const output = casterOutput(cfg.output, ctx);
@@ -60,6 +62,7 @@ export function createCaster(cfg: StreamCasterConfig, ctx: CasterContext): Caste
       rtpPortMax: cfg.rtpPortMax,
       idleTimeoutMs: cfg.idleTimeoutMs,
       log: ctx.log,
+      ...(ctx.maxConnections === undefined ? {} : { maxConnections: ctx.maxConnections }),
     });
   }
   if (cfg.caster !== 'mpegts_over_udp') {

@@ -19,12 +19,15 @@
  *   by stop(). A refused upload's body is read and dropped for `lingerMs` so the client sees the answer.
  *   With `Expect: 100-continue` (curl uploads) the refusals come before the client sends its body.
  * Timeouts: `requestTimeout` 0 (a push lasts hours; Node 20's default 300 s would cut it), `headersTimeout`
- * FLV_POST_HEADERS_TIMEOUT_MS; a stalled body is cut by `idle_timeout` instead.
+ * FLV_POST_HEADERS_TIMEOUT_MS checked every TIMEOUT_CHECK_INTERVAL_MS (idle connections and slowloris heads are cut);
+ * a stalled body is cut by `idle_timeout` instead. Connections beyond `maxConnections` are dropped at accept, with
+ * one rate-limited log line (core/listener-guard.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ErrorCode, GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { nextSessionId } from '../../core/log.ts';
+import { HEADER_TIMEOUT_MS, limitConnections, TIMEOUT_CHECK_INTERVAL_MS } from '../../core/listener-guard.ts';
 import type { PublishTarget } from '../../core/hub/ports.ts';
 import { MAX_ACCESS_UNIT_SIZE } from '../../core/codec/h264/avc-packager.ts';
 import { DEFAULT_VHOST, makeStreamKey } from '../../core/media/stream-key.ts';
@@ -42,12 +45,14 @@ export interface FlvPostCasterOptions {
   readonly maxTagSize?: number;
   /** How long a refused upload's body is still read before the connection closes; default FLV_POST_LINGER_MS. */
   readonly lingerMs?: number;
-  /** Concurrent connections; default FLV_POST_MAX_CONNECTIONS. */
+  /** Concurrent connections (the gateway's `max_connections`); default FLV_POST_MAX_CONNECTIONS. */
   readonly maxConnections?: number;
+  /** Request line + headers deadline, ms; default FLV_POST_HEADERS_TIMEOUT_MS. */
+  readonly headersTimeoutMs?: number;
 }
 
 /** Request line + headers must arrive within this time (slowloris guard); the body has `idle_timeout` instead. */
-export const FLV_POST_HEADERS_TIMEOUT_MS = 10_000;
+export const FLV_POST_HEADERS_TIMEOUT_MS = HEADER_TIMEOUT_MS;
 /**
  * Default bound on a tag's DataSize: one H.264 access unit (MAX_ACCESS_UNIT_SIZE, 8 MiB) plus the tag headers.
  * Below the UI24 field's 16 MiB so a peer cannot make each connection allocate 16 MiB with one header.
@@ -110,17 +115,22 @@ export class FlvPostCaster implements Caster {
   /** @throws GatewayError GW_ERR_LISTEN when the port cannot be bound. */
   async start(): Promise<void> {
     const { host, port } = this.#opts.listen;
-    const server = createServer({ requestTimeout: 0, headersTimeout: FLV_POST_HEADERS_TIMEOUT_MS }, (req, res) => this.#onRequest(req, res, false));
+    const server = createServer(
+      { requestTimeout: 0, headersTimeout: this.#opts.headersTimeoutMs ?? FLV_POST_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+      (req, res) => this.#onRequest(req, res, false),
+    );
     server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res, true));
-    server.maxConnections = this.#opts.maxConnections ?? FLV_POST_MAX_CONNECTIONS;
+    limitConnections(server, this.#log, 'flv caster', this.#opts.maxConnections ?? FLV_POST_MAX_CONNECTIONS);
     await new Promise<void>((ok, fail) => {
       server.once('error', (err) => fail(new GatewayError(ErrorCode.Listen, `flv caster listen ${host ?? '*'}:${port}: ${err.message}`, { cause: err })));
       server.listen(port, host, () => ok());
     });
     server.on('error', (err) => this.#log.error({ err }, 'flv caster server error'));
-    server.on('clientError', (err, socket) => {
-      // Malformed HTTP or headers timeout: answer if we still can, never crash.
-      if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // Malformed HTTP or a head not complete within headersTimeout: answer if we still can, then close for good
+      // (a slowloris peer that keeps the connection half open must not keep its descriptor).
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable && !socket.destroyed) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
       else socket.destroy();
       this.#log.debug({ err }, 'flv caster client error');
     });

@@ -14,6 +14,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { ErrorCode, GatewayError } from '../../core/errors.ts';
 import { nextSessionId, type Logger } from '../../core/log.ts';
+import { HEADER_TIMEOUT_MS, limitConnections } from '../../core/listener-guard.ts';
 import type { Caster, CasterStats } from '../caster.ts';
 import type { CasterOutput } from '../caster.ts';
 import { RtpPortPool } from './rtp-port-pool.ts';
@@ -26,12 +27,16 @@ export interface RtspCasterOptions {
   readonly rtpPortMax: number;
   readonly idleTimeoutMs: number;
   readonly log: Logger;
+  /** Concurrent connections (the gateway's `max_connections`); default RTSP_MAX_CONNECTIONS. */
+  readonly maxConnections?: number;
 }
 
 /** Session timer period: bounds how late a reorder gap is given up (the buffer's delay + this). */
 const TICK_MS = 20;
 /** Concurrent RTSP connections per caster; more are refused at accept (each may hold ports and a stream). */
 export const RTSP_MAX_CONNECTIONS = 1000;
+/** A connection must have sent its ANNOUNCE within this time (idle-connection and slowloris guard). */
+export const RTSP_ANNOUNCE_TIMEOUT_MS = HEADER_TIMEOUT_MS;
 
 export class RtspCaster implements Caster {
   readonly #opts: RtspCasterOptions;
@@ -75,7 +80,7 @@ export class RtspCaster implements Caster {
   async start(): Promise<void> {
     const { host, port } = this.#opts.listen;
     const server = createServer((socket) => this.#onConnection(socket));
-    server.maxConnections = RTSP_MAX_CONNECTIONS;
+    limitConnections(server, this.#log, 'RTSP', this.#opts.maxConnections ?? RTSP_MAX_CONNECTIONS);
     await new Promise<void>((ok, fail) => {
       server.once('error', (err) => fail(new GatewayError(ErrorCode.Listen, `rtsp listen ${host ?? '*'}:${port}: ${err.message}`, { cause: err })));
       server.listen(port, host, () => ok());
@@ -123,6 +128,10 @@ export class RtspCaster implements Caster {
       onDone: (s) => this.#sessions.delete(s),
     });
     this.#sessions.add(session);
+    const announceTimer = setTimeout(() => {
+      if (session.stats().state === 'init') session.close(`no ANNOUNCE within ${RTSP_ANNOUNCE_TIMEOUT_MS} ms`);
+    }, RTSP_ANNOUNCE_TIMEOUT_MS).unref();
+    socket.once('close', () => clearTimeout(announceTimer));
     log.info('RTSP connection');
   }
 

@@ -11,6 +11,7 @@ import { MergedSocketWriter } from './merged-write.ts';
 import { createServer, type Server, type Socket } from 'node:net';
 import { ErrorCode, GatewayError, isGatewayError } from '../errors.ts';
 import { nextSessionId, PithyLog, type Logger } from '../log.ts';
+import { HEADER_TIMEOUT_MS, refusedConnectionLog } from '../listener-guard.ts';
 import { createMessage, type MessageType, type RtmpMessage } from '../media/message.ts';
 import { streamKeyString, type StreamKey } from '../media/stream-key.ts';
 import type { ConsumerOptions, HubPort, Publisher, SessionInfo, SourceEvent, Subscriber } from '../hub/ports.ts';
@@ -24,8 +25,11 @@ import { rtmpConnectTarget, rtmpStreamKey } from '../protocol/rtmp/rtmp-commands
 
 /** A player's socket counts as full above this many queued bytes; the hub consumer queues until 'drain'. */
 export const RTMP_PLAYER_HIGH_WATER = 1024 * 1024;
-/** A peer must finish the handshake and connect within this time. */
-export const RTMP_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * A peer must finish the handshake, connect and start publishing or playing within this time (an idle or slow
+ * connection holds a slot of max_connections; the slowloris guard of core/listener-guard.ts).
+ */
+export const RTMP_HANDSHAKE_TIMEOUT_MS = HEADER_TIMEOUT_MS;
 /** After a rejection reply (BadName), wait this long for the peer to close before destroying the socket. */
 const END_GRACE_MS = 2_000;
 
@@ -43,6 +47,8 @@ export interface RtmpServerOptions {
   mwLatencyMs?: (key: StreamKey) => number;
   /** false → connect rejected with NetConnection.Connect.Rejected. */
   vhostAllowed?: (vhost: string) => boolean;
+  /** Handshake + connect + publish/play deadline, ms; default RTMP_HANDSHAKE_TIMEOUT_MS. */
+  handshakeTimeoutMs?: number;
 }
 
 export class RtmpServer {
@@ -51,9 +57,11 @@ export class RtmpServer {
   readonly #sessions = new Set<RtmpSession>();
   #ports: number[] = [];
   #closing: Promise<void> | undefined;
+  readonly #refused: PithyLog;
 
   constructor(opts: RtmpServerOptions) {
     this.#opts = opts;
+    this.#refused = refusedConnectionLog(opts.log, 'RTMP', opts.maxConnections);
   }
 
   /**
@@ -116,8 +124,12 @@ export class RtmpServer {
 
   #onConnection(socket: Socket): void {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-    if (this.#closing !== undefined || this.#sessions.size >= this.#opts.maxConnections) {
-      this.#opts.log.warn({ remote, max: this.#opts.maxConnections }, 'RTMP connection refused: too many connections');
+    if (this.#closing !== undefined) {
+      socket.destroy();
+      return;
+    }
+    if (this.#sessions.size >= this.#opts.maxConnections) {
+      this.#refused.hit(remote);
       socket.destroy();
       return;
     }
@@ -157,7 +169,8 @@ class RtmpSession implements RtmpConnectionHandler {
       outChunkSize: opts.outChunkSize ?? DEFAULT_OUT_CHUNK_SIZE,
     });
     socket.setNoDelay(true);
-    this.#handshakeTimer = setTimeout(() => this.close('no connect within the handshake timeout'), RTMP_HANDSHAKE_TIMEOUT_MS);
+    const deadlineMs = opts.handshakeTimeoutMs ?? RTMP_HANDSHAKE_TIMEOUT_MS;
+    this.#handshakeTimer = setTimeout(() => this.close(`no publish or play within ${deadlineMs} ms of connecting`), deadlineMs);
     socket.on('data', (data: Buffer) => this.#onData(data));
     socket.on('drain', () => {
       for (const sub of this.#players.values()) sub.resume();
@@ -231,8 +244,6 @@ class RtmpSession implements RtmpConnectionHandler {
 
   onConnect(info: ConnectInfo): string | undefined {
     const { vhost, app } = rtmpConnectTarget(info.tcUrl, info.app);
-    clearTimeout(this.#handshakeTimer);
-    this.#handshakeTimer = undefined;
     if (this.#opts.vhostAllowed !== undefined && !this.#opts.vhostAllowed(vhost)) {
       this.#log.warn({ vhost, app, tcUrl: info.tcUrl }, 'RTMP connect rejected: unknown vhost');
       this.#endSoon('connect rejected');
@@ -247,7 +258,8 @@ class RtmpSession implements RtmpConnectionHandler {
     if (key === undefined) return;
     let publisher: Publisher;
     try {
-      publisher = this.#opts.hub.publish(key, this.#who);
+      const q = streamName.indexOf('?');
+      publisher = this.#opts.hub.publish(key, q < 0 || q === streamName.length - 1 ? this.#who : { ...this.#who, query: streamName.slice(q + 1) });
     } catch (err) {
       if (!isGatewayError(err, ErrorCode.StreamBusy)) throw err;
       this.#log.warn({ stream: streamKeyString(key) }, `RTMP publish refused: ${err.message}`);
@@ -257,6 +269,7 @@ class RtmpSession implements RtmpConnectionHandler {
     }
     this.#publishers.get(streamId)?.close('republish on the same stream');
     this.#publishers.set(streamId, publisher);
+    this.#started();
     this.#conn.publishStarted(streamId, streamName);
     this.#log.info({ stream: streamKeyString(key) }, 'RTMP publish');
   }
@@ -288,6 +301,7 @@ class RtmpSession implements RtmpConnectionHandler {
     const opts = this.#opts.consumerOptions?.(key);
     const sub = opts === undefined ? this.#opts.hub.subscribe(key, this.#who, target) : this.#opts.hub.subscribe(key, this.#who, target, opts);
     this.#players.set(streamId, sub);
+    this.#started();
     this.#log.info({ stream: streamKeyString(key) }, 'RTMP play');
   }
 
@@ -318,6 +332,12 @@ class RtmpSession implements RtmpConnectionHandler {
 
   onIgnored(what: string): void {
     this.#log.debug(`RTMP ignored ${what}`);
+  }
+
+  /** Publishing or playing: the connection has a purpose, the handshake deadline is over. */
+  #started(): void {
+    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
   }
 
   /** Stream key for publish/play; on an invalid name, reply with an error status and close. */

@@ -49,7 +49,7 @@ interface Setup {
   who: SessionInfo[];
 }
 
-async function setup(opts?: { idleTimeoutMs?: number }): Promise<Setup> {
+async function setup(opts?: { idleTimeoutMs?: number; headersTimeoutMs?: number; maxConnections?: number }): Promise<Setup> {
   const hub = fakeHub();
   const who: SessionInfo[] = [];
   const publish = hub.publish.bind(hub);
@@ -58,7 +58,11 @@ async function setup(opts?: { idleTimeoutMs?: number }): Promise<Setup> {
     return publish(key, info);
   };
   const output = casterOutput('rtmp://127.0.0.1/[app]/[stream]', { log, publishTarget: createPublishTargetResolver({ hub, log, rtmpPorts: [1935] }) });
-  const caster = new FlvPostCaster({ output, listen: { host: '127.0.0.1', port: 0 }, idleTimeoutMs: opts?.idleTimeoutMs ?? 5_000, lingerMs: 150, log });
+  const caster = new FlvPostCaster({
+    output, listen: { host: '127.0.0.1', port: 0 }, idleTimeoutMs: opts?.idleTimeoutMs ?? 5_000, lingerMs: 150, log,
+    ...(opts?.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: opts.headersTimeoutMs }),
+    ...(opts?.maxConnections === undefined ? {} : { maxConnections: opts.maxConnections }),
+  });
   await caster.start();
   return { hub, caster, port: caster.port, who };
 }
@@ -435,4 +439,36 @@ test("createCaster builds the 'flv' and 'rtsp' casters; outputs to another serve
   assert.equal(remote({ app: 'live', stream: 'x' }).hub, r1.hub, 'same URL, same push port (so a second publisher is busy)');
   assert.notEqual(remote({ app: 'live', stream: 'y' }).hub, r1.hub);
   assert.equal(r1.url, 'rtmp://10.0.0.9/live/x');
+});
+
+test('headers deadline: an idle connection and a slowloris head (one byte per 100 ms) are closed with 408; a prompt POST is unaffected', async () => {
+  const { caster, port } = await setup({ headersTimeoutMs: 800 });
+  const open = (): { socket: ReturnType<typeof connect>; text: () => string; closed: Promise<number> } => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1').on('data', (d: string) => (text += d));
+    socket.on('error', () => {});
+    const t0 = Date.now();
+    return { socket, text: () => text, closed: new Promise((ok) => socket.once('close', () => ok(Date.now() - t0))) };
+  };
+  const idle = open();
+  const slow = open();
+  const head = `POST /live/slow.flv HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(100)}`;
+  let i = 0;
+  const timer = setInterval(() => slow.socket.write(head[i++ % head.length] as string), 100);
+  try {
+    const good = send(port, 'POST', '/live/good.flv', [readFileSync(fixture('flv/h264-aac-320x240-10s.flv')).subarray(0, 9 + 4)]);
+    const [idleMs, slowMs] = await Promise.all([idle.closed, slow.closed]);
+    for (const [name, ms] of [['idle', idleMs], ['slowloris', slowMs]] as const) {
+      assert.ok(ms >= 700 && ms < 5_000, `${name} closed after ${ms} ms (deadline 800 ms)`);
+    }
+    assert.match(slow.text(), /^HTTP\/1\.1 408 /, 'the slowloris peer is told why');
+    assert.equal((await good).status, 200, 'a request whose head came at once is served');
+    assert.equal(caster.stats().connections, 0);
+  } finally {
+    clearInterval(timer);
+    idle.socket.destroy();
+    slow.socket.destroy();
+    await caster.stop();
+  }
 });

@@ -267,3 +267,30 @@ test('start() on a busy port rejects with GW_ERR_LISTEN; close() unpublishes, en
   assert.ok(hub.events.some((e) => e.startsWith('unpublish __defaultVhost__/live/x')));
   assert.deepEqual(server.stats(), { connections: 0, publishers: 0, players: 0 });
 });
+
+test('handshake deadline: a connection that connects but neither publishes nor plays is closed; a player is not; refusals at maxConnections are one warning with a count', { timeout: 20_000 }, async () => {
+  const { server, port, logs } = await startServer({ handshakeTimeoutMs: 600, maxConnections: 3 });
+  const idle = connect(port, '127.0.0.1');
+  idle.on('error', () => {});
+  const connectedOnly = new TestClient(port);
+  const player = new TestClient(port);
+  try {
+    connectedOnly.command(['connect', 1, { app: 'live', tcUrl: `rtmp://127.0.0.1:${port}/live` }]);
+    await player.connectAndPlay(`rtmp://127.0.0.1:${port}/live`, 'x');
+    const refused = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')];
+    for (const r of refused) r.on('error', () => {});
+    await Promise.all(refused.map((r) => closed(r)));
+    const t0 = Date.now();
+    await Promise.all([closed(idle), connectedOnly.closed]);
+    assert.ok(Date.now() - t0 < 2_000, 'idle and connect-only connections closed by the 600 ms deadline');
+    assert.equal(server.stats().connections, 1, 'the player stays');
+    assert.equal(server.stats().players, 1);
+    const warnings = logs.filter((l) => l.msg.includes('RTMP connections refused: max_connections 3 reached'));
+    assert.equal(warnings.length, 1, 'one rate-limited warning for both refusals');
+  } finally {
+    idle.destroy();
+    connectedOnly.socket.destroy();
+    player.socket.destroy();
+    await server.close();
+  }
+});
