@@ -119,7 +119,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     const publishTarget = createPublishTargetResolver({ hub, rtmpPorts: rtmp.ports, log });
     for (const cfg of config.streamCasters) {
       if (!cfg.enabled) continue;
-      const caster = createCaster(cfg, { log, publishTarget });
+      const caster = createCaster(cfg, { log, publishTarget, maxConnections: config.maxConnections });
       await caster.start();
       casters.push(caster);
     }
