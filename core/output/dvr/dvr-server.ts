@@ -14,6 +14,14 @@ import type { HubPort, SourceEvents } from '../../hub/ports.ts';
 import type { DvrFileSystem } from './dvr-file-system.ts';
 import { DvrRecorder, type DvrRecorderStats } from './dvr-recorder.ts';
 
+/** Counters over every recording since the server started. */
+export interface DvrTotals {
+  readonly files: number;
+  readonly failedFiles: number;
+  readonly bytes: number;
+  readonly droppedMessages: number;
+}
+
 /** Media time a recorder's hub consumer may queue while the disk is busy before it drops GOPs, ms. */
 export const DVR_QUEUE_LENGTH_MS = 30_000;
 
@@ -39,6 +47,10 @@ export class DvrServer {
   readonly #recorders = new Map<string, DvrRecorder>();
   /** Recorders that ended and are still finishing files (awaited by close). */
   readonly #finishing = new Set<Promise<void>>();
+  /** Counters of recordings that ended. */
+  #ended = { files: 0, failedFiles: 0, bytes: 0, droppedMessages: 0 };
+  /** Recordings that ended and still finish their last file: counted into #ended when done. */
+  readonly #endedLive = new Set<DvrRecorder>();
   #off: (() => void) | undefined;
   #closed = false;
 
@@ -61,6 +73,19 @@ export class DvrServer {
     const out: Record<string, DvrRecorderStats> = {};
     for (const [k, r] of this.#recorders) out[k] = r.stats();
     return out;
+  }
+
+  /** Files, failed files, bytes and dropped messages of every recording so far (live and ended). */
+  totals(): DvrTotals {
+    const t = { ...this.#ended };
+    for (const r of [...this.#recorders.values(), ...this.#endedLive]) {
+      const s = r.stats();
+      t.files += s.files;
+      t.failedFiles += s.failedFiles;
+      t.bytes += s.bytes;
+      t.droppedMessages += s.droppedMessages;
+    }
+    return t;
   }
 
   /** Resolves when every file finished so far is closed and renamed (or failed). */
@@ -95,7 +120,7 @@ export class DvrServer {
       ...(o.fs !== undefined ? { fs: o.fs } : {}),
       ...(o.highWaterBytes !== undefined ? { highWaterBytes: o.highWaterBytes } : {}),
       ...(o.lowWaterBytes !== undefined ? { lowWaterBytes: o.lowWaterBytes } : {}),
-      onEnd: (r) => this.#ended(k, r),
+      onEnd: (r) => this.#onEnded(k, r),
     });
     this.#recorders.set(k, recorder);
     const queue = { queueLengthMs: o.queueLengthMs ?? DVR_QUEUE_LENGTH_MS, ...(o.queueMaxBytes !== undefined ? { queueMaxBytes: o.queueMaxBytes } : {}) };
@@ -103,9 +128,17 @@ export class DvrServer {
     log.info({ plan: cfg.plan, path: cfg.path }, 'DVR started');
   }
 
-  #ended(k: string, r: DvrRecorder): void {
+  #onEnded(k: string, r: DvrRecorder): void {
     if (this.#recorders.get(k) === r) this.#recorders.delete(k);
-    const done = r.close();
+    this.#endedLive.add(r);
+    const done = r.close().then(() => {
+      this.#endedLive.delete(r);
+      const s = r.stats();
+      this.#ended.files += s.files;
+      this.#ended.failedFiles += s.failedFiles;
+      this.#ended.bytes += s.bytes;
+      this.#ended.droppedMessages += s.droppedMessages;
+    });
     this.#finishing.add(done);
     void done.finally(() => this.#finishing.delete(done));
   }

@@ -159,7 +159,7 @@ test('a slow disk: whole GOPs dropped and counted; the publisher and another pla
     const t0 = performance.now();
     for (const m of MESSAGES) pub.write(m);
     const publishMs = performance.now() - t0;
-    assert.ok(publishMs < 500, `publishing 10 s of media took ${publishMs.toFixed(0)} ms: the disk slowed the source`);
+    assert.ok(publishMs < 1000, `publishing 10 s of media took ${publishMs.toFixed(0)} ms: the disk slowed the source`);
     assert.equal(seen.length, FROM_FIRST_KEYFRAME, 'the player got every message');
     const stats = server.recorder(key)?.stats();
     assert.ok(stats !== undefined && stats.droppedMessages > 0, `dropped ${stats?.droppedMessages}`);

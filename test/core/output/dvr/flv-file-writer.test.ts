@@ -17,7 +17,7 @@ import { createMessage } from '../../../../core/media/message.ts';
 import { encodeAmf0 } from '../../../../core/protocol/amf0.ts';
 import { dvrOnMetaData, FlvFileWriter } from '../../../../core/output/dvr/flv-file-writer.ts';
 import { fileStartOf, flvMessages, framesOf, fullDiskFs, h264AacMessages } from '../../../helpers/dvr-media.ts';
-import { run, startProcess } from '../../../helpers/peers.ts';
+import { run, startProcess, waitFor } from '../../../helpers/peers.ts';
 
 async function decodeErrors(file: string): Promise<string> {
   const r = await run('ffmpeg', ['-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-']);
@@ -69,7 +69,7 @@ test('a 10 s stream: temporary name, then a file ffmpeg decodes with zero errors
     assert.equal(w.tempFile, `${file}.tmp`);
     const frames = framesOf(msgs);
     for (const m of frames.slice(0, 100)) w.write(m);
-    await sleep(50);
+    await waitFor(() => w.pendingBytes === 0, 10_000);
     assert.ok(existsSync(w.tempFile) && !existsSync(file), 'written under the temporary name');
     for (const m of frames.slice(100)) w.write(m);
     const info = await w.close();
@@ -161,7 +161,8 @@ test('a recorder killed mid-file leaves a temporary file that plays up to its la
       await w.close();
     `);
     const p = startProcess(process.execPath, ['--import', 'tsx', child]);
-    await sleep(3000);
+    // a few seconds into the 10 s stream (the file grows by about 36 kB/s)
+    await waitFor(() => existsSync(`${file}.tmp`) && statSync(`${file}.tmp`).size > 100_000, 20_000);
     p.child.kill('SIGKILL');
     const exit = await p.exited;
     assert.equal(exit.signal, 'SIGKILL', exit.stderr);

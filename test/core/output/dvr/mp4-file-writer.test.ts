@@ -9,12 +9,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isGatewayError, type GatewayError } from '../../../../core/errors.ts';
 import { MessageType, type RtmpMessage } from '../../../../core/media/message.ts';
 import { Mp4FileWriter } from '../../../../core/output/dvr/mp4-file-writer.ts';
 import { ffmpegFlvMessages, fileStartOf, framesOf, fromZero, fullDiskFs, hevcMessages } from '../../../helpers/dvr-media.ts';
-import { fixture, run } from '../../../helpers/peers.ts';
+import { fixture, run, waitFor } from '../../../helpers/peers.ts';
 
 interface Probe {
   streams: { codec_name: string; codec_tag_string: string; nb_frames: string; width?: number; sample_rate?: string; has_b_frames?: number }[];
@@ -68,8 +67,8 @@ test('H.264 with B-frames + AAC: every frame, zero decode errors, seekable, moov
     const msgs = ffmpegFlvMessages(['-i', fixture('ts/h264-bframes-aac-320x240-10s.ts')]);
     const file = join(dir, 'live', 'b.mp4');
     const { w, errors } = await record(file, msgs);
-    await sleep(20);
-    assert.ok(existsSync(w.tempFile) && !existsSync(file), 'written under the temporary name');
+    await waitFor(() => existsSync(w.tempFile), 10_000); // opened when the file starts
+    assert.ok(!existsSync(file), 'written under the temporary name');
     const info = await w.close();
     assert.deepEqual(errors, []);
     assert.deepEqual(w.notes, []);
