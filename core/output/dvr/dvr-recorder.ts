@@ -9,9 +9,10 @@
  * A slow disk therefore costs recorded GOPs, never the publisher's pace or other players.
  *
  * Failures: a file that cannot be opened, written, finished or renamed (disk full, missing or read-only folder) is
- * logged once, at error level, with its path; its temporary file is removed; the rest of that file's media is
- * dropped and the next file (segment plan, next publish) tries again. Codec notes (G.711 refused by MP4) are
- * logged once per publish. Nothing here throws into the hub.
+ * logged once, at error level, with its path; the rest of that file's media is dropped and the next file (segment
+ * plan, next publish) tries again. Its temporary file is removed, or kept when its start still plays (an FLV cut
+ * back to its last whole tag; logged at info level). Codec notes (G.711 refused by MP4) are logged once per
+ * publish. Nothing here throws into the hub.
  *
  * Ends with the publish: on unpublish the open file is finished and the consumer detached (`onEnd`).
  */

@@ -131,6 +131,17 @@ test('a changed sequence header ends the file; the same bytes again do not', () 
   assert.equal(second.frames.filter((m) => m.type === MessageType.Video).length, 2);
 });
 
+test('an AAC sequence header without its AudioSpecificConfig is ignored (ffmpeg remuxing ADTS sends one first)', () => {
+  const empty = msg(MessageType.Audio, 0, [0xaf, 0]);
+  const input = [metadata(), videoConfig(0), empty, keyframe(0), interframe(40), audioConfig(57), aac(57), interframe(80)];
+  for (let t = 120; t < 3000; t += 40) input.push(t % 1000 === 0 ? keyframe(t) : interframe(t));
+  const files = run({}, input);
+  assert.equal(files.length, 1, 'the real header is no change of the empty one');
+  const f = files[0] as File;
+  assert.equal(f.start.audioConfig, input[5]);
+  assert.deepEqual(f.frames.slice(0, 4).map((m) => `${m.kind}@${m.timestamp}`), ['keyframe@0', 'interframe@40', 'audio@57', 'interframe@80']);
+});
+
 test('a track that appears mid-file ends it; the next file has both', () => {
   const input: RtmpMessage[] = [metadata(), videoConfig(0)];
   for (let t = 0; t < 3000; t += 40) input.push(t % 1000 === 0 ? keyframe(t) : interframe(t));
