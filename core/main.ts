@@ -22,6 +22,7 @@ import { RtmpServer } from './output/rtmp-server.ts';
 import { HttpServer } from './output/http-server.ts';
 import { HlsServer } from './output/hls/hls-server.ts';
 import { DvrServer } from './output/dvr/dvr-server.ts';
+import { ForwardServer } from './output/forward-server.ts';
 import { AudioFastCacheServer } from './output/audio-fast-cache.ts';
 import { createPublishTargetResolver } from './output/publish-target.ts';
 import { createCaster, type Caster } from '../casters/index.ts';
@@ -36,6 +37,8 @@ export interface Gateway {
   readonly hls: HlsServer;
   /** DVR recordings of every stream whose vhost has `dvr { enabled on; }`. */
   readonly dvr: DvrServer;
+  /** Forwarders of every stream whose vhost has `forward { enabled on; }`. */
+  readonly forward: ForwardServer;
   readonly casters: readonly Caster[];
   /** One per enabled `vhost { ingest { } }` block, started after the casters. */
   readonly ingesters: readonly Ingester[];
@@ -67,6 +70,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   });
   const hls = new HlsServer({ hub, log, hls: (vhost) => vhostConfig(config, vhost)?.hls });
   const dvr = new DvrServer({ hub, log, dvr: (vhost) => vhostConfig(config, vhost)?.dvr });
+  const forward = new ForwardServer({ hub, log, forward: (vhost) => vhostConfig(config, vhost)?.forward });
   const fastCache = new AudioFastCacheServer({
     hub,
     log,
@@ -86,6 +90,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await Promise.allSettled(casters.map((c) => c.stop()));
     await hls.close();
     await dvr.close();
+    forward.close();
     fastCache.close();
     hub.close();
     await Promise.allSettled([rtmp.close(), http?.close()]);
@@ -96,6 +101,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     dvr.start();
     fastCache.start();
     await rtmp.start();
+    // One resolver of output URLs (this hub, or an RTMP push to a foreign server) for every caster, ingester and
+    // forwarder. Forwarders follow publishes from here on: no await since rtmp.start(), so none is missed.
+    const publishTarget = createPublishTargetResolver({ hub, rtmpPorts: rtmp.ports, log });
+    forward.start(publishTarget, rtmp.ports);
     if (config.httpServer.enabled) {
       http = new HttpServer({
         hub,
@@ -115,8 +124,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       });
       await http.start();
     }
-    // One resolver of output URLs (this hub, or an RTMP push to a foreign server) for every caster and ingester.
-    const publishTarget = createPublishTargetResolver({ hub, rtmpPorts: rtmp.ports, log });
     for (const cfg of config.streamCasters) {
       if (!cfg.enabled) continue;
       const caster = createCaster(cfg, { log, publishTarget, maxConnections: config.maxConnections });
@@ -131,7 +138,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await stop();
     throw err;
   }
-  return { config, hub, rtmp, get http() { return http; }, hls, dvr, casters, ingesters, stop };
+  return { config, hub, rtmp, get http() { return http; }, hls, dvr, forward, casters, ingesters, stop };
 }
 
 function packageVersion(): string {

@@ -13,12 +13,14 @@ import { parseConfigFile, parseConfigText, resolveIncludes, type Directive } fro
 import { parseBySpec, specOf, SCHEMA, type LeafKey, type ParamLine, type ValueOf } from './schema.ts';
 import { parseOnOff, type ListenAddress } from './values.ts';
 import { buildHlsConfig, type HlsConfig } from './hls-config.ts';
+import { buildForwardConfig, type ForwardConfig } from './forward-config.ts';
 import { buildDvrConfig, type DvrConfig } from './dvr-config.ts';
 
 export type { ListenAddress } from './values.ts';
 export type { Directive } from './directive-parser.ts';
 export type { ParamLine } from './schema.ts';
 export type { HlsAudioCodec, HlsConfig, HlsOnError, HlsVideoCodec } from './hls-config.ts';
+export type { ForwardConfig, ForwardDestination } from './forward-config.ts';
 export type { DvrConfig, DvrPlan, DvrTimeJitter } from './dvr-config.ts';
 
 export type CasterType = 'mpegts_over_udp' | 'rtsp' | 'flv';
@@ -107,6 +109,8 @@ export interface VhostConfig {
   readonly hls: HlsConfig;
   /** `dvr { }`: defaults (disabled) when absent. */
   readonly dvr: DvrConfig;
+  /** `forward { }`: defaults (disabled, no destination) when absent. */
+  readonly forward: ForwardConfig;
   /** `ingest` blocks in file order (disabled ones included when complete). */
   readonly ingests: readonly IngestConfig[];
 }
@@ -385,6 +389,15 @@ function buildCaster(b: Builder, d: Directive): StreamCasterConfig | undefined {
   };
 }
 
+/** `forward { }`: `destination` is required when enabled; each argument must be a destination form. */
+function buildForward(s: Section): ForwardConfig {
+  const enabled = value(s, 'vhost.forward.enabled');
+  const entry = s.values.get('vhost.forward.destination');
+  const r = buildForwardConfig(enabled, enabled ? value(s, 'vhost.forward.destination') : optional(s, 'vhost.forward.destination'));
+  if ('error' in r) throw invalid((entry as Entry).directive, r.error);
+  return r.value;
+}
+
 function buildVhost(b: Builder, name: string, d: Directive | undefined): VhostConfig {
   const s = b.section(d, d?.children ?? [], 'vhost');
   return {
@@ -401,6 +414,7 @@ function buildVhost(b: Builder, name: string, d: Directive | undefined): VhostCo
     },
     hls: buildHlsConfig((key) => value(s, key)),
     dvr: buildDvrConfig((key) => value(s, key)),
+    forward: buildForward(s),
     ingests: (s.blocks.get('vhost.ingest') ?? []).map((i) => buildIngest(b, i)).filter((i) => i !== undefined),
   };
 }

@@ -238,6 +238,12 @@ export const SCHEMA = {
     values: ['full', 'zero', 'off'],
     doc: 'file timestamps: full (from 0, rising), zero (from 0), off (the stream\'s own)',
   },
+  'vhost.forward': { kind: 'block', doc: 'forward: every stream of the vhost pushed over RTMP to other servers (SRS forward)' },
+  'vhost.forward.enabled': { kind: 'onoff', default: 'off', doc: 'whether streams of this vhost are forwarded' },
+  'vhost.forward.destination': {
+    kind: 'strings',
+    doc: 'where to: host[:port][?query] (keeps app/stream) or rtmp://host[:port]/app/stream with [vhost] [app] [stream]; required when enabled',
+  },
   'vhost.ingest': {
     kind: 'block',
     repeat: true,

@@ -15,6 +15,8 @@ export interface SessionInfo {
   readonly protocol: string;
   /** Peer address `ip:port` when there is one. */
   readonly remote?: string;
+  /** The publish request's query without `?` (RTMP stream name `live?token=x` → `token=x`), when it had one; forward passes it on (SRS req->param). */
+  readonly query?: string;
 }
 
 /** The write side of one live stream. Obtained from `HubPort.publish`. */

@@ -8,14 +8,19 @@
  *   streams). A GOP that outgrows RTMP_PUSH_MAX_BUFFER_BYTES is dropped and buffering waits for the next keyframe.
  * - Once live, messages are written as they come (timestamps as received). If the socket's own buffer passes
  *   RTMP_PUSH_MAX_BUFFER_BYTES (slow server), media is dropped until the next keyframe (STYLE habit 13).
- * - On disconnect or refusal it reconnects with backoff 1 s → 2 s → … → 10 s (reset once publishing starts),
- *   re-sends metadata + sequence headers and resumes at the next keyframe.
+ * - On disconnect or refusal it reconnects with backoff 1 s → 2 s → … → 10 s (reset once publishing starts;
+ *   core/process Backoff, bounds per push: forward uses 1 s → 30 s), re-sends metadata + sequence headers and
+ *   resumes at the next keyframe.
+ * - Flow control for a feeder that has its own bounded queue (forward's hub consumer): `congested` is true while
+ *   the socket holds `highWaterBytes` or more unsent; `onWritable` is called when it drained, or when the
+ *   connection is lost (writes are then buffered as above, never blocked).
  * - `close()` sends FCUnpublish + deleteStream, then ends the socket. Idempotent. `write()` never throws.
  * Reference: SRS SrsForwarder / SrsSimpleRtmpClient (srs_app_forward.cpp), mediamtx rtmp client publisher.
  */
 import { connect, type Socket } from 'node:net';
 import { ErrorCode, GatewayError } from '../errors.ts';
 import { PithyLog, type Logger } from '../log.ts';
+import { Backoff } from '../process/child-process.ts';
 import { MessageType, type RtmpMessage } from '../media/message.ts';
 import { parseRtmpUrl, streamKeyString, type StreamKey } from '../media/stream-key.ts';
 import type { HubPort, Publisher, SessionInfo, Subscriber } from '../hub/ports.ts';
@@ -26,6 +31,8 @@ export const RTMP_PUSH_MAX_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Reconnect backoff: first wait, doubled per failure up to the max (SRS forwarder retries every few seconds). */
 export const RTMP_PUSH_MIN_BACKOFF_MS = 1_000;
 export const RTMP_PUSH_MAX_BACKOFF_MS = 10_000;
+/** Unsent bytes in the socket at which `congested` turns true (a feeder then holds messages in its own queue). */
+export const RTMP_PUSH_HIGH_WATER_BYTES = 1024 * 1024;
 /** TCP connect + handshake + connect/createStream/publish must finish within this time, else reconnect. */
 export const RTMP_PUSH_CONNECT_TIMEOUT_MS = 10_000;
 /** close(): wait this long for the FCUnpublish/deleteStream bytes to leave before destroying the socket. */
@@ -43,18 +50,33 @@ export interface RtmpPushOptions {
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
   readonly connectTimeoutMs?: number;
+  /** `congested` threshold, bytes unsent in the socket; default RTMP_PUSH_HIGH_WATER_BYTES. */
+  readonly highWaterBytes?: number;
   /** Called once when close() is called. */
   readonly onClosed?: () => void;
+  /** Called when the socket drained or the connection was lost: `congested` is false again. */
+  readonly onWritable?: () => void;
 }
+
+/** connecting: TCP + RTMP handshake + publish under way; retrying: waiting out the backoff after a failure. */
+export type RtmpPushState = 'connecting' | 'publishing' | 'retrying' | 'closed';
 
 export interface RtmpPushStats {
   readonly url: string;
   /** Publish.Start received on the current connection. */
   readonly publishing: boolean;
+  readonly state: RtmpPushState;
+  /** Connection attempts. */
   readonly connects: number;
+  /** Connections that reached NetStream.Publish.Start. */
+  readonly publishStarts: number;
   readonly sentMessages: number;
+  /** Payload bytes of the sent messages (FLV tag bodies; RTMP chunk headers not counted). */
+  readonly sentBytes: number;
   readonly droppedMessages: number;
   readonly bufferedBytes: number;
+  /** Why the last connection failed or ended (refusal, socket error, timeout); undefined before any failure. */
+  readonly lastError: string | undefined;
 }
 
 /** Split an rtmp:// URL into what connect and publish need. @throws GatewayError GW_ERR_STREAM_KEY_INVALID. */
@@ -84,7 +106,8 @@ export class RtmpPushPublisher implements Publisher {
   #client: RtmpClientConnection | undefined;
   #connectTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
-  #backoffMs: number;
+  readonly #backoff: Backoff;
+  readonly #highWaterBytes: number;
   #closed = false;
   #corked = false;
   // Buffer kept while not publishing (and across reconnects for the config messages).
@@ -96,7 +119,10 @@ export class RtmpPushPublisher implements Publisher {
   /** Live: wait for a keyframe before sending media again (after a resume or an overflow). */
   #waitKeyframe = false;
   #connects = 0;
+  #publishStarts = 0;
   #sent = 0;
+  #sentBytes = 0;
+  #lastError: string | undefined;
 
   /** @throws GatewayError GW_ERR_STREAM_KEY_INVALID when `url` is not an rtmp:// URL with /app/stream. */
   constructor(opts: RtmpPushOptions) {
@@ -104,7 +130,8 @@ export class RtmpPushPublisher implements Publisher {
     this.#target = rtmpPushTarget(opts.url);
     this.key = opts.key ?? this.#target.key;
     this.#maxBufferBytes = opts.maxBufferBytes ?? RTMP_PUSH_MAX_BUFFER_BYTES;
-    this.#backoffMs = opts.minBackoffMs ?? RTMP_PUSH_MIN_BACKOFF_MS;
+    this.#backoff = new Backoff(opts.minBackoffMs ?? RTMP_PUSH_MIN_BACKOFF_MS, opts.maxBackoffMs ?? RTMP_PUSH_MAX_BACKOFF_MS);
+    this.#highWaterBytes = opts.highWaterBytes ?? RTMP_PUSH_HIGH_WATER_BYTES;
     this.#log = opts.log.child({ push: opts.url, ...(opts.who === undefined ? {} : { session: opts.who.id }) });
     this.#dropped = new PithyLog(this.#log, 'messages dropped by the RTMP push');
     this.#connect();
@@ -119,14 +146,29 @@ export class RtmpPushPublisher implements Publisher {
     return this.#closed;
   }
 
+  /** Publishing, and the socket holds `highWaterBytes` or more unsent: hold further messages until `onWritable`. */
+  get congested(): boolean {
+    return this.publishing && (this.#socket as Socket).writableLength >= this.#highWaterBytes;
+  }
+
+  get state(): RtmpPushState {
+    if (this.#closed) return 'closed';
+    if (this.publishing) return 'publishing';
+    return this.#socket === undefined ? 'retrying' : 'connecting';
+  }
+
   stats(): RtmpPushStats {
     return {
       url: this.#opts.url,
       publishing: this.publishing,
+      state: this.state,
       connects: this.#connects,
+      publishStarts: this.#publishStarts,
       sentMessages: this.#sent,
+      sentBytes: this.#sentBytes,
       droppedMessages: this.#dropped.total,
       bufferedBytes: this.#gopBytes,
+      lastError: this.#lastError,
     };
   }
 
@@ -219,6 +261,7 @@ export class RtmpPushPublisher implements Publisher {
     }
     client.sendMedia(msg);
     this.#sent++;
+    this.#sentBytes += msg.payload.length;
   }
 
   /** Publish.Start: configs first, then the buffered GOP, in order. */
@@ -228,12 +271,14 @@ export class RtmpPushPublisher implements Publisher {
       if (m !== undefined) {
         client.sendMedia(m);
         this.#sent++;
+        this.#sentBytes += m.payload.length;
       }
     }
     this.#waitKeyframe = this.#gop.length === 0 && this.#videoConfig !== undefined;
     for (const m of this.#gop) {
       client.sendMedia(m);
       this.#sent++;
+      this.#sentBytes += m.payload.length;
     }
     this.#gop = [];
     this.#gopBytes = 0;
@@ -254,7 +299,8 @@ export class RtmpPushPublisher implements Publisher {
       handler: {
         onPublishStart: () => {
           clearTimeout(this.#connectTimer);
-          this.#backoffMs = this.#opts.minBackoffMs ?? RTMP_PUSH_MIN_BACKOFF_MS;
+          this.#backoff.reset();
+          this.#publishStarts++;
           this.#log.info({ stream: streamKeyString(this.key) }, 'RTMP push publishing');
           this.#flushBuffer();
         },
@@ -268,6 +314,9 @@ export class RtmpPushPublisher implements Publisher {
     socket.on('connect', () => client.start());
     socket.on('data', (data: Buffer) => client.push(data));
     socket.on('error', (err) => this.#lost(socket, err.message));
+    socket.on('drain', () => {
+      if (socket === this.#socket) this.#opts.onWritable?.();
+    });
     socket.on('close', () => this.#lost(socket, 'connection closed by the server'));
   }
 
@@ -294,10 +343,11 @@ export class RtmpPushPublisher implements Publisher {
     socket.destroy();
     this.#gop = [];
     this.#gopBytes = 0;
-    const delayMs = this.#backoffMs;
-    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#opts.maxBackoffMs ?? RTMP_PUSH_MAX_BACKOFF_MS);
+    this.#lastError = reason;
+    const delayMs = this.#backoff.next();
     this.#log.warn({ reason, retryInMs: delayMs, wasPublishing }, `RTMP push connection lost: ${reason}`);
     this.#retryTimer = setTimeout(() => this.#connect(), delayMs);
+    if (wasPublishing) this.#opts.onWritable?.();
   }
 }
 

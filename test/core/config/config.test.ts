@@ -194,6 +194,8 @@ const DVR_DEFAULTS = {
   timeJitter: 'full',
 } as const;
 
+const FORWARD_DEFAULTS = { enabled: false, destinations: [] } as const;
+
 const load = (text: string): ReturnType<typeof loadConfigText> => loadConfigText(text, 'conf/t.conf');
 
 function invalidAt(text: string, message: string): void {
@@ -229,6 +231,7 @@ test('an empty conf gives every default', () => {
     httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv', fastCacheMs: 0 },
     hls: HLS_DEFAULTS,
     dvr: DVR_DEFAULTS,
+    forward: FORWARD_DEFAULTS,
     ingests: [],
   });
 });
@@ -315,6 +318,7 @@ test('vhost: play {} layout (SRS 3+) and the old direct layout (SRS 2)', () => {
     httpRemux: { enabled: true, mount: '[app]/[stream].flv', fastCacheMs: 0 },
     hls: HLS_DEFAULTS,
     dvr: DVR_DEFAULTS,
+    forward: FORWARD_DEFAULTS,
     ingests: [],
   };
   assert.deepEqual(play, expected);
@@ -444,6 +448,7 @@ test("a realistic chunk of SRS's full.conf loads with warnings only", () => {
     httpRemux: { enabled: false, mount: '[vhost]/[app]/[stream].flv', fastCacheMs: 0 },
     hls: HLS_DEFAULTS,
     dvr: DVR_DEFAULTS,
+    forward: FORWARD_DEFAULTS,
     ingests: [],
   });
   assert.deepEqual(config.vhosts.get('http.remux.srs.com')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv', fastCacheMs: 30_000 });
@@ -617,4 +622,41 @@ vhost folder { dvr { enabled on; dvr_path ./objs/nginx/html/; } }`);
     const d = loadConfig(join(confDir, f)).config.vhosts.get('__defaultVhost__')?.dvr;
     assert.deepEqual([d?.enabled, d?.plan, d?.path.slice(-3)], [true, plan, ext], f);
   }
+});
+
+test('vhost forward {}: host:port forms (port 1935 by default, IPv6, a query), full URLs, required when enabled, SRS-named confs', () => {
+  const { config, warnings } = load(`vhost v {
+  forward {
+    enabled on;
+    destination 127.0.0.1:1936 cdn.example [::1]:19350?vhost=backup rtmp://cdn.example/app/[stream]?key=s rtmp://h/live?vhost=x/[stream];
+    backend http://127.0.0.1:8085/api/v1/forward;
+  }
+}
+vhost off { forward { destination 10.0.0.1; } }`);
+  assert.deepEqual(config.vhosts.get('v')?.forward, {
+    enabled: true,
+    destinations: [
+      { kind: 'server', text: '127.0.0.1:1936', host: '127.0.0.1', port: 1936, query: '' },
+      { kind: 'server', text: 'cdn.example', host: 'cdn.example', port: 1935, query: '' },
+      { kind: 'server', text: '[::1]:19350?vhost=backup', host: '::1', port: 19350, query: 'vhost=backup' },
+      { kind: 'url', text: 'rtmp://cdn.example/app/[stream]?key=s', template: 'rtmp://cdn.example/app/[stream]?key=s' },
+      { kind: 'url', text: 'rtmp://h/live?vhost=x/[stream]', template: 'rtmp://h/live?vhost=x/[stream]' },
+    ],
+  });
+  // SRS's dynamic-forward hook is not implemented: a warning, not an error.
+  assert.deepEqual(warnings.map((w) => w.message), ["unknown directive 'backend'"]);
+  assert.deepEqual(config.vhosts.get('off')?.forward, { enabled: false, destinations: [{ kind: 'server', text: '10.0.0.1', host: '10.0.0.1', port: 1935, query: '' }] });
+  assert.deepEqual(config.vhosts.get('__defaultVhost__')?.forward, FORWARD_DEFAULTS);
+  invalidAt('vhost v { forward { enabled on; } }', "conf/t.conf:1:1: 'forward' requires 'destination'");
+  invalidAt('vhost v { forward { destination 127.0.0.1:70000; } }', "conf/t.conf:1:21: invalid destination '127.0.0.1:70000': port 70000 out of range 1..65535");
+  invalidAt('vhost v { forward { destination a/b; } }', "conf/t.conf:1:21: invalid destination 'a/b': expected host[:port] (e.g. 127.0.0.1:1936) or rtmp://host[:port]/app/stream");
+  invalidAt('vhost v { forward { destination rtmp://h/live; } }', "conf/t.conf:1:21: invalid destination 'rtmp://h/live': expected rtmp://host[:port]/app/stream");
+  invalidAt('vhost v { forward { enabled on; destination; } }', "conf/t.conf:1:33: invalid value '' for 'destination': expected one or more values");
+  const confDir = new URL('../../../conf/', import.meta.url).pathname;
+  const examples = { 'forward.conf': ['127.0.0.1:19350', 'rtmp://127.0.0.1:19350/backup/[stream]'], 'forward.master.conf': ['127.0.0.1:19350'] };
+  for (const [f, want] of Object.entries(examples)) {
+    const fwd = loadConfig(join(confDir, f)).config.vhosts.get('__defaultVhost__')?.forward;
+    assert.deepEqual([fwd?.enabled, fwd?.destinations.map((d) => d.text)], [true, want], f);
+  }
+  assert.equal(loadConfig(join(confDir, 'forward.slave.conf')).config.listen[0]?.port, 19350);
 });
