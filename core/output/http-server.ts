@@ -15,9 +15,16 @@
  *
  * HLS: for a vhost with `hls { enabled on; }`, `.m3u8` and `.ts` requests are served from its `hls_path`
  * (hls/hls-files.ts: MIME types, ranges, no escape from the root) before the live mounts and `dir`.
+ *
+ * WebSocket (RFC 6455): a `GET` with `Upgrade: websocket` on a live mount (`ws://host:8080/live/s.flv`, as
+ * node-media-server and SRS serve WebSocket-FLV) gets the 101 handshake and the same live stream, one binary
+ * message per FLV header or tag (http-stream.ts, live-websocket.ts). A bad handshake gets 400 (426 for another
+ * Sec-WebSocket-Version), a path no live mount matches 404, other upgrades 400; each then closes.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { stat } from 'node:fs/promises';
 import { resolve, sep, extname } from 'node:path';
 import type { Logger } from '../log.ts';
@@ -28,7 +35,9 @@ import type { ConsumerOptions, HubPort } from '../hub/ports.ts';
 import type { RtmpMessage } from '../media/message.ts';
 import { DEFAULT_VHOST, makeStreamKey, type StreamKey } from '../media/stream-key.ts';
 import { serveHlsFile } from './hls/hls-files.ts';
-import { createHttpLiveStream, HTTP_LIVE_CONTENT_TYPES, type HttpLiveFormat, type HttpLiveStream } from './http-stream.ts';
+import { createHttpLiveStream, HTTP_LIVE_CONTENT_TYPES, type HttpLiveBody, type HttpLiveFormat, type HttpLiveStream } from './http-stream.ts';
+import { checkUpgradeRequest, isWebSocketUpgrade, refusalResponse, switchingProtocolsResponse } from '../protocol/websocket/handshake.ts';
+import { WebSocketCloseStatus } from '../protocol/websocket/frame.ts';
 
 export interface HttpRemuxVhost {
   readonly enabled: boolean;
@@ -97,6 +106,8 @@ export class HttpServer {
   readonly #log: Logger;
   readonly #servers: Server[] = [];
   readonly #streams = new Set<HttpLiveStream>();
+  /** Connections upgraded to WebSocket, until they close. */
+  readonly #upgraded = new Set<Duplex>();
   readonly #mounts = new Map<string, MountPattern>();
   #ports: number[] = [];
   #closed = false;
@@ -119,6 +130,7 @@ export class HttpServer {
         { requestTimeout: 0, keepAlive: false, headersTimeout: HEADER_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
         (req, res) => this.#handle(req, res),
       );
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
       limitConnections(server, this.#log, 'HTTP', this.#opts.maxConnections ?? 10000);
       await new Promise<void>((ok, fail) => {
         server.once('error', (err) => fail(new GatewayError(ErrorCode.Listen, `http_server listen ${addr.host ?? '*'}:${addr.port}: ${err.message}`, { cause: err })));
@@ -136,16 +148,29 @@ export class HttpServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const s of this.#streams) s.stop('server closing');
+    for (const s of this.#streams) s.stop('server closing', WebSocketCloseStatus.GoingAway);
     this.#streams.clear();
+    // upgraded connections are no longer the HTTP server's: close each once its Close frame is out
+    for (const socket of this.#upgraded) {
+      if (socket instanceof Socket) socket.destroySoon();
+      else socket.destroy();
+    }
+    this.#upgraded.clear();
     await Promise.all(this.#servers.map((s) => new Promise<void>((ok) => { s.close(() => ok()); s.closeAllConnections(); })));
   }
 
-  /** Live HTTP players: all of them (`httpFlvPlayers`, kept for compatibility) and per format. */
-  stats(): { httpFlvPlayers: number; players: Record<HttpLiveFormat, number> } {
+  /**
+   * Live players: all of them (`httpFlvPlayers`, kept for compatibility), per format (HTTP and WebSocket alike),
+   * and how many of them play over WebSocket.
+   */
+  stats(): { httpFlvPlayers: number; players: Record<HttpLiveFormat, number>; webSocketPlayers: number } {
     const players: Record<HttpLiveFormat, number> = { flv: 0, ts: 0, mp3: 0, aac: 0 };
-    for (const s of this.#streams) players[s.format]++;
-    return { httpFlvPlayers: this.#streams.size, players };
+    let webSocketPlayers = 0;
+    for (const s of this.#streams) {
+      players[s.format]++;
+      if (s.transport === 'websocket') webSocketPlayers++;
+    }
+    return { httpFlvPlayers: this.#streams.size, players, webSocketPlayers };
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -247,10 +272,6 @@ export class HttpServer {
       res.writeHead(400, { 'Content-Type': 'text/plain' }).end(isGatewayError(err) ? err.message : 'bad stream');
       return;
     }
-    const protocol = `http-${format}`;
-    const id = nextSessionId(protocol);
-    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
-    const log = this.#log.child({ conn: id, remote, stream: `${key.vhost}/${key.app}/${key.stream}` });
     // Chunked transfer encoding (as SRS): the terminating zero chunk tells the player the stream ended cleanly
     // when it is unpublished; a close-delimited body reads as "stream ends prematurely" to ffmpeg (HTTP/1.0
     // clients get one anyway). The body is written by the HttpLiveStream straight to the socket (merged writes,
@@ -264,7 +285,56 @@ export class HttpServer {
     const socket = res.socket;
     if (socket === null || socket.destroyed) return; // the player left before its stream began
     socket.setNoDelay(true);
-    const live = createHttpLiveStream(format, { socket, chunked: res.chunkedEncoding }, {
+    this.#startLive(req, key, format, { transport: 'http', socket, chunked: res.chunkedEncoding }, () => res.end());
+  }
+
+  /**
+   * A WebSocket upgrade request: check the handshake (RFC 6455 §4.2.1) and the live mount, answer 101 on the raw
+   * connection and start the live stream over it; else answer the refusal and close.
+   */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy()); // a reset before the stream listens must not throw
+    const refuse = (status: number, why: string): void => {
+      socket.end(refusalResponse(status, why));
+      this.#log.debug({ status, why, url: req.url }, 'WebSocket upgrade refused');
+    };
+    if (!isWebSocketUpgrade(req)) return refuse(400, 'only WebSocket upgrades are served');
+    const verdict = checkUpgradeRequest(req);
+    if (!verdict.ok) return refuse(verdict.status, verdict.reason);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return refuse(400, 'bad request target');
+    }
+    const path = safeDecode(url.pathname);
+    if (path === undefined) return refuse(400, 'bad request target');
+    const vhost = this.#pickVhost(req, url);
+    const remux = this.#opts.remux(vhost);
+    const format = liveFormatOf(path);
+    const live = remux?.enabled === true && format !== undefined ? this.#matchLive(remux.mount, format, path) : undefined;
+    if (live === undefined) return refuse(404, 'no live stream here');
+    let key: StreamKey;
+    try {
+      key = makeStreamKey(vhost, live.app, live.stream);
+    } catch (err) {
+      return refuse(400, isGatewayError(err) ? err.message : 'bad stream');
+    }
+    if (socket.destroyed) return;
+    if (socket instanceof Socket) socket.setNoDelay(true);
+    socket.write(switchingProtocolsResponse(verdict.accept));
+    this.#upgraded.add(socket);
+    socket.once('close', () => this.#upgraded.delete(socket));
+    this.#startLive(req, key, live.format, { transport: 'websocket', socket, head }, (s) => s.stop('subscribe failed', WebSocketCloseStatus.InternalError));
+  }
+
+  /** Create the player's live stream on `body` and subscribe it; `onFailed` answers when subscribing throws. */
+  #startLive(req: IncomingMessage, key: StreamKey, format: HttpLiveFormat, body: HttpLiveBody, onFailed: (s: HttpLiveStream) => void): void {
+    const protocol = body.transport === 'websocket' ? `ws-${format}` : `http-${format}`;
+    const id = nextSessionId(protocol);
+    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+    const log = this.#log.child({ conn: id, remote, stream: `${key.vhost}/${key.app}/${key.stream}` });
+    const live = createHttpLiveStream(format, body, {
       mwLatencyMs: this.#opts.mwLatencyMs?.(key) ?? 0,
       onStop: (reason) => {
         this.#streams.delete(live);
@@ -277,7 +347,7 @@ export class HttpServer {
       live.play(this.#opts.hub, key, { id, protocol, remote }, this.#opts.consumerOptions?.(key) ?? {}, cached);
     } catch (err) {
       log.warn({ err }, `${protocol} subscribe failed`);
-      res.end();
+      onFailed(live);
       return;
     }
     this.#streams.add(live);

@@ -9,6 +9,10 @@
  *   HTTP_STREAM_HIGH_WATER_BYTES, so the hub's bounded consumer queue takes over; the socket's 'drain' resumes it;
  * - body bytes go to the socket through a MergedSocketWriter: merged writes every `mw_latency` ms, or (mw_latency 0,
  *   `min_latency on`) at the end of the tick; as one HTTP/1.1 chunk per batch when the response is chunked;
+ * - the same stream plays over WebSocket (`ws://host/live/s.flv`, RFC 6455): the transport is then the upgraded
+ *   connection, each FLV header or tag one binary message, the player's frames read by live-websocket.ts (Ping →
+ *   Pong, its Close or a protocol error stop the stream) and the body ends with a Close frame instead of the zero
+ *   chunk; lifecycle, backpressure and encoding are the same;
  * - an unpublish ends the response (there is no in-band signal in these formats, and a new publisher restarts
  *   timestamps and codecs; node-media-server does the same and flv.js/mpegts.js players reconnect); so does the
  *   hub detaching the player, the socket closing, or the owner calling `stop` (idempotent: the zero chunk, then
@@ -29,7 +33,7 @@
  * the stream's cached audio, then the hub's messages follow; audio the cache already gave (the GOP cache's
  * replay) is skipped by timestamp, so nothing repeats.
  */
-import type { Writable } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
 import type { ConsumerOptions, ConsumerTarget, HubPort, SessionInfo, SourceEvent, Subscriber } from '../hub/ports.ts';
 import { isGatewayError, ErrorCode } from '../errors.ts';
 import { MessageType, SoundFormat, type RtmpMessage } from '../media/message.ts';
@@ -40,6 +44,8 @@ import { TsMuxer, tsVideoCodecOf, type TsVideoCodec } from '../remux/rtmp-to-ts.
 import { parseAudioSpecificConfig, type AudioSpecificConfig } from '../codec/aac/audio-specific-config.ts';
 import { ADTS_HEADER_LENGTH, MAX_ADTS_FRAME_LENGTH, writeAdtsHeader } from '../codec/aac/adts.ts';
 import { MergedSocketWriter } from './merged-write.ts';
+import { LiveWebSocketInput } from './live-websocket.ts';
+import { WebSocketCloseStatus } from '../protocol/websocket/frame.ts';
 
 /** Bytes queued in the socket (plus our merge buffer) before the hub must queue for us instead. */
 export const HTTP_STREAM_HIGH_WATER_BYTES = 1024 * 1024;
@@ -56,8 +62,12 @@ export const HTTP_LIVE_CONTENT_TYPES: Readonly<Record<HttpLiveFormat, string>> =
   flv: 'video/x-flv', ts: 'video/MP2T', mp3: 'audio/mpeg', aac: 'audio/aac',
 };
 
-/** Where a live stream writes its body. */
-export interface HttpLiveBody {
+/** Where a live stream writes its body: an HTTP response, or a connection upgraded to WebSocket. */
+export type HttpLiveBody = HttpResponseBody | WebSocketBody;
+
+/** The body of an HTTP response. */
+export interface HttpResponseBody {
+  readonly transport: 'http';
   /** The response's connection (`res.socket`), status line and headers already sent (`writeHead` + `flushHeaders`). */
   readonly socket: Writable;
   /**
@@ -65,6 +75,15 @@ export interface HttpLiveBody {
    * `Transfer-Encoding: chunked` (`res.chunkedEncoding`); false for a close-delimited body (HTTP/1.0 clients).
    */
   readonly chunked: boolean;
+}
+
+/** A connection upgraded to WebSocket (RFC 6455): the 101 response is sent; one binary message per FLV chunk. */
+export interface WebSocketBody {
+  readonly transport: 'websocket';
+  /** The upgraded connection (node:http 'upgrade' event's socket), read for the player's frames. */
+  readonly socket: Duplex;
+  /** Bytes the player sent after its request head (node:http's `head`), read before the socket's. */
+  readonly head?: Buffer;
 }
 
 export interface HttpLiveStreamOptions {
@@ -93,8 +112,13 @@ export abstract class HttpLiveStream implements ConsumerTarget {
   /** Does this format take the audio fast cache (`play`'s `cached`)? Only .mp3/.aac (SRS: "flv/ts ignore it"). */
   abstract readonly usesFastCache: boolean;
   protected readonly writer: MergedSocketWriter;
+  /** 'http' or 'websocket': how the player receives the body. */
+  readonly transport: HttpLiveBody['transport'];
   readonly #socket: Writable;
   readonly #onStop: ((reason: string) => void) | undefined;
+  /** The reading half of a WebSocket player; undefined over HTTP. */
+  readonly #ws: LiveWebSocketInput | undefined;
+  readonly #wsHead: Buffer | undefined;
   #sub: Subscriber | undefined;
   #stopped = false;
   readonly #onDrain = (): void => this.#sub?.resume();
@@ -104,8 +128,14 @@ export abstract class HttpLiveStream implements ConsumerTarget {
 
   constructor(body: HttpLiveBody, opts: HttpLiveStreamOptions) {
     this.#socket = body.socket;
-    this.writer = new MergedSocketWriter(body.socket, { latencyMs: opts.mwLatencyMs, httpChunked: body.chunked });
+    this.transport = body.transport;
+    const framing = body.transport === 'websocket' ? 'websocket' : body.chunked ? 'http-chunked' : 'none';
+    this.writer = new MergedSocketWriter(body.socket, { latencyMs: opts.mwLatencyMs, framing });
     this.#onStop = opts.onStop;
+    if (body.transport === 'websocket') {
+      this.#ws = new LiveWebSocketInput(body.socket, this.writer, this);
+      this.#wsHead = body.head;
+    }
   }
 
   /** Body bytes handed to the socket so far (chunk framing excluded). */
@@ -138,6 +168,7 @@ export abstract class HttpLiveStream implements ConsumerTarget {
     socket.on('close', this.#onSocketClose);
     socket.on('error', this.#onSocketError);
     if (socket.destroyed) process.nextTick(this.#onSocketClose); // it closed before we listened
+    else this.#ws?.start(this.#wsHead);
   }
 
   /** ConsumerTarget: encode one message; false = the socket is full, the hub queues until 'drain'. */
@@ -158,16 +189,20 @@ export abstract class HttpLiveStream implements ConsumerTarget {
 
   /**
    * Stop the player: leave the hub, tell the owner (`onStop`), flush what is queued, write the end of the body
-   * (the zero chunk when chunked) and end the connection. Idempotent.
+   * (the zero chunk when chunked; over WebSocket a Close frame with `closeStatus`) and end the connection.
+   * Idempotent.
+   * @param closeStatus WebSocket only (RFC 6455 §7.4.1): 1000 Normal Closure by default (unpublish), 1001 Going
+   *   Away when the gateway stops, the player's own status echoed, 1002/1007/1009 for its protocol errors.
    */
-  stop(reason: string): void {
+  stop(reason: string, closeStatus: number = WebSocketCloseStatus.NormalClosure): void {
     if (this.#stopped) return;
     this.#stopped = true;
     const socket = this.#socket;
     socket.off('drain', this.#onDrain); // 'close'/'error' stay: a later socket error must find a listener
     this.#sub?.close();
     this.#onStop?.(reason);
-    this.writer.end();
+    this.writer.end(closeStatus);
+    this.#ws?.close();
     if (!socket.destroyed) socket.end();
   }
 

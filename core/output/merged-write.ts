@@ -9,6 +9,9 @@
  * Buffers are queued by reference (they are the messages' cached encodings, shared by all players): no copy.
  */
 import type { Writable } from 'node:stream';
+import {
+  serverCloseFrame, WEBSOCKET_MAX_SERVER_HEADER, WebSocketCloseStatus, WebSocketOpcode, writeServerFrameHeader,
+} from '../protocol/websocket/frame.ts';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -51,14 +54,21 @@ function schedulerFor(latencyMs: number): MergedWriteScheduler {
   return s;
 }
 
+/**
+ * How media bytes are framed on the connection:
+ * - `none`: as they are (RTMP chunks, a close-delimited HTTP/1.0 body);
+ * - `http-chunked`: each flushed batch is one HTTP/1.1 chunk (`size CRLF data CRLF`, RFC 9112 §7.1), for a response
+ *   whose headers announced `Transfer-Encoding: chunked`; `end` writes the zero chunk;
+ * - `websocket`: each media buffer is one unmasked binary WebSocket message (RFC 6455 §5.2, FIN 1, opcode 2), so an
+ *   FLV header or tag is one message, as node-media-server sends them; `end` writes a Close frame.
+ */
+export type BodyFraming = 'none' | 'http-chunked' | 'websocket';
+
 export interface MergedSocketWriterOptions {
   /** Hold media up to this many ms (SRS mw_latency); 0 = flush at the end of the current tick. */
   readonly latencyMs: number;
-  /**
-   * Frame each flushed batch as one HTTP/1.1 chunk (`size CRLF data CRLF`, RFC 9112 §7.1) — for a response whose
-   * headers announced `Transfer-Encoding: chunked` and whose body this writer owns.
-   */
-  readonly httpChunked?: boolean;
+  /** Default 'none'. */
+  readonly framing?: BodyFraming;
 }
 
 /**
@@ -68,7 +78,7 @@ export interface MergedSocketWriterOptions {
 export class MergedSocketWriter implements MergedWriteTarget {
   readonly #socket: Writable;
   readonly #scheduler: MergedWriteScheduler;
-  readonly #chunked: boolean;
+  readonly #framing: BodyFraming;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   #dirty = false;
@@ -78,7 +88,7 @@ export class MergedSocketWriter implements MergedWriteTarget {
   constructor(socket: Writable, opts: MergedSocketWriterOptions) {
     this.#socket = socket;
     this.#scheduler = schedulerFor(Math.max(0, Math.floor(opts.latencyMs)));
-    this.#chunked = opts.httpChunked === true;
+    this.#framing = opts.framing ?? 'none';
   }
 
   /** Bytes queued here and not yet handed to the socket. */
@@ -107,12 +117,23 @@ export class MergedSocketWriter implements MergedWriteTarget {
     }
   }
 
-  /** Write now (control messages, headers), after whatever media is queued, keeping the order. */
+  /** Write now (control messages, headers), after whatever media is queued, keeping the order. Framed as media. */
   writeNow(bytes: Buffer): void {
     if (this.#closed) return;
     this.#pending.push(bytes);
     this.#pendingBytes += bytes.length;
     this.flushMerged();
+  }
+
+  /**
+   * Write bytes that carry their own framing (a WebSocket control frame) now, after whatever media is queued,
+   * outside the media framing. Not counted in `bytesWritten`.
+   */
+  writeFramed(bytes: Buffer): void {
+    if (this.#closed) return;
+    this.flushMerged();
+    const socket = this.#socket;
+    if (!socket.destroyed && !socket.writableEnded) socket.write(bytes);
   }
 
   /** Write everything queued with one writev. Called by the scheduler; safe to call any time. */
@@ -126,21 +147,43 @@ export class MergedSocketWriter implements MergedWriteTarget {
       this.#pendingBytes = 0;
       return;
     }
+    const pending = this.#pending;
     socket.cork();
-    if (this.#chunked) socket.write(`${this.#pendingBytes.toString(16)}\r\n`);
-    for (let i = 0; i < n; i++) socket.write(this.#pending[i]);
-    if (this.#chunked) socket.write(CRLF);
+    if (this.#framing === 'websocket') {
+      // one header buffer for the batch; each media buffer is one binary message
+      const headers = Buffer.allocUnsafe(n * WEBSOCKET_MAX_SERVER_HEADER);
+      let h = 0;
+      for (let i = 0; i < n; i++) {
+        const b = pending[i];
+        const len = writeServerFrameHeader(headers, h, WebSocketOpcode.Binary, b.length);
+        socket.write(headers.subarray(h, h + len));
+        socket.write(b);
+        h += len;
+      }
+    } else {
+      const chunked = this.#framing === 'http-chunked';
+      if (chunked) socket.write(`${this.#pendingBytes.toString(16)}\r\n`);
+      for (let i = 0; i < n; i++) socket.write(pending[i]);
+      if (chunked) socket.write(CRLF);
+    }
     socket.uncork();
     this.#bytesWritten += this.#pendingBytes;
     this.#pending.length = 0; // the socket holds the buffers now, not this array: reuse it
     this.#pendingBytes = 0;
   }
 
-  /** Flush, then (HTTP) write the terminating zero chunk. Further writes are ignored. Idempotent. */
-  end(): void {
+  /**
+   * Flush, then write the end of the body: the zero chunk (`http-chunked`) or a Close frame with `closeStatus`
+   * and `closeReason` (`websocket`; RFC 6455 §5.5.1, default 1000 Normal Closure). Further writes are ignored.
+   * Idempotent. The connection itself is left to the caller.
+   */
+  end(closeStatus: number = WebSocketCloseStatus.NormalClosure, closeReason = ''): void {
     if (this.#closed) return;
     this.flushMerged();
     this.#closed = true;
-    if (this.#chunked && !this.#socket.destroyed && !this.#socket.writableEnded) this.#socket.write('0\r\n\r\n');
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    if (this.#framing === 'http-chunked') socket.write('0\r\n\r\n');
+    else if (this.#framing === 'websocket') socket.write(serverCloseFrame(closeStatus, closeReason));
   }
 }

@@ -4,13 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { fixture, freeUdpPort, sendTsOverUdp, waitFor } from '../helpers/peers.ts';
+import { launchChromium, waitForPlayback } from '../helpers/browser.ts';
 import { startTestGateway } from './harness.ts';
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>castgate hls</title>
@@ -38,12 +37,7 @@ test('headless Chromium + hls.js plays the HLS stream: currentTime advances, 320
   writeFileSync(join(dir, 'index.html'), PAGE);
   copyFileSync(createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js'), join(dir, 'hls.min.js'));
   const sender = sendTsOverUdp(fixture('ts/h264-aac-320x240-25fps-10s.ts'), udp, { loops: 2, timeoutMs: 45_000 });
-  const executablePath = execFileSync('sh', ['-c', 'command -v chromium']).toString().trim();
-  const browser = await chromium.launch({
-    executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-  });
+  const browser = await launchChromium();
   try {
     // two segments listed, so hls.js has a live edge to start from
     await waitFor(async () => {
@@ -52,18 +46,7 @@ test('headless Chromium + hls.js plays the HLS stream: currentTime advances, 320
     }, 15_000, 200);
     const page = await browser.newPage();
     await page.goto(t.httpUrl('index.html'));
-    type PlayerState = { currentTime: number; videoWidth: number; errors: string[] };
-    // a page expression (this project compiles without the DOM lib)
-    const state = async (): Promise<PlayerState> => (await page.evaluate(
-      '({ currentTime: document.getElementById("v").currentTime, videoWidth: document.getElementById("v").videoWidth, errors: window.hlsErrors })',
-    )) as PlayerState;
-    let last = await state();
-    await waitFor(async () => {
-      last = await state();
-      return last.currentTime > 1.5;
-    }, 20_000, 250).catch((err: unknown) => {
-      throw new Error(`video did not play: ${JSON.stringify(last)}`, { cause: err });
-    });
+    const last = await waitForPlayback(page, 'hlsErrors', 1.5, 20_000);
     assert.equal(last.videoWidth, 320);
     assert.deepEqual(last.errors.filter((e) => e.includes('fatal')), [], 'no fatal hls.js error');
   } finally {

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { compileMount, HttpServer } from '../../../core/output/http-server.ts';
 import { flvFileHeader, flvTag } from '../../../core/protocol/flv/flv-muxer.ts';
 import { fakeHub } from '../../helpers/fake-hub.ts';
+import { closeStatusOf, connectWebSocket } from '../../helpers/ws-client.ts';
 import { keyframe, videoConfig } from '../hub/hub-vectors.ts';
 
 test('http_remux mount templates compile to path patterns (SRS: [vhost]/ dropped)', () => {
@@ -152,4 +153,70 @@ test('live body framing: HTTP/1.1 gets chunks ended by the zero chunk on unpubli
   } finally {
     await http.close();
   }
+});
+
+test('WebSocket-FLV: 101 handshake on the live mount, one binary message per FLV header/tag, ping → pong, unpublish → Close 1000', { timeout: 15_000 }, async () => {
+  const { http, hub, port } = await startServer(undefined);
+  try {
+    const ws = await connectWebSocket(port, '/live/cam.flv');
+    assert.match(ws.responseHead, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    await until(() => http.stats().webSocketPlayers === 1, 'the WebSocket player attached');
+    assert.deepEqual(http.stats().players, { flv: 1, ts: 0, mp3: 0, aac: 0 });
+    const pub = hub.publish({ vhost: '__defaultVhost__', app: 'live', stream: 'cam' }, { id: 'rtmp-1', protocol: 'rtmp' });
+    const kf = keyframe(0);
+    pub.write(videoConfig(0));
+    pub.write(kf);
+    await until(() => ws.frames.length >= 3, 'header + two tags');
+    assert.deepEqual(ws.frames.map((f) => [f.fin, f.opcode]), [[true, 2], [true, 2], [true, 2]], 'final binary frames');
+    assert.deepEqual(ws.frames.map((f) => f.payload), [flvFileHeader(false, true), flvTag(videoConfig(0)), flvTag(kf)]);
+    ws.send(0x9, Buffer.from('are you there'));
+    await until(() => ws.frames.length === 4, 'pong');
+    assert.deepEqual([ws.frames[3]?.opcode, ws.frames[3]?.payload.toString()], [0xa, 'are you there']);
+    pub.close('eof');
+    await until(() => ws.frames.length === 5, 'close frame');
+    assert.equal(closeStatusOf(ws.frames[4]), 1000);
+    ws.send(0x8, Buffer.from([0x03, 0xe8])); // the client completes the closing handshake
+    await ws.closed;
+    assert.equal(ws.violation(), undefined);
+    assert.equal(http.stats().httpFlvPlayers, 0);
+  } finally {
+    await http.close();
+  }
+});
+
+test('WebSocket: the player’s Close is echoed; an unmasked frame is failed with 1002; both players leave', { timeout: 15_000 }, async () => {
+  const { http, port } = await startServer(undefined);
+  try {
+    const polite = await connectWebSocket(port, '/live/cam.flv');
+    const rude = await connectWebSocket(port, '/live/cam.ts');
+    await until(() => http.stats().webSocketPlayers === 2, 'both attached');
+    polite.send(0x8, Buffer.concat([Buffer.from([0x03, 0xe9]), Buffer.from('tab closed')])); // 1001 Going Away
+    rude.send(0x2, Buffer.from('not masked'), { masked: false });
+    await Promise.all([polite.closed, rude.closed]);
+    assert.equal(closeStatusOf(polite.frames.at(-1)), 1001, 'status echoed');
+    assert.equal(closeStatusOf(rude.frames.at(-1)), 1002, 'protocol error');
+    await until(() => http.stats().httpFlvPlayers === 0, 'players left');
+  } finally {
+    await http.close();
+  }
+});
+
+test('WebSocket refusals: 426 for another version, 404 off the live mounts, 400 for a bad key; gateway stop closes with 1001', { timeout: 15_000 }, async () => {
+  const { http, port } = await startServer(undefined);
+  let stopped: Awaited<ReturnType<typeof connectWebSocket>> | undefined;
+  try {
+    const raw = async (headers: string, path = '/live/cam.flv'): Promise<string> =>
+      splitResponse(await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${headers}\r\n`).closed).status;
+    const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+    assert.equal(await raw(`${key}Sec-WebSocket-Version: 8\r\n`), 'HTTP/1.1 426 Upgrade Required');
+    assert.equal(await raw(`${key}Sec-WebSocket-Version: 13\r\n`, '/live/cam.m4s'), 'HTTP/1.1 404 Not Found');
+    assert.equal(await raw('Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n'), 'HTTP/1.1 400 Bad Request');
+    assert.equal(http.stats().httpFlvPlayers, 0);
+    stopped = await connectWebSocket(port, '/live/cam.flv');
+    await until(() => http.stats().webSocketPlayers === 1, 'attached');
+  } finally {
+    await http.close();
+  }
+  await stopped.closed;
+  assert.equal(closeStatusOf(stopped.frames.at(-1)), 1001, 'Going Away');
 });

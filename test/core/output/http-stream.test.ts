@@ -58,7 +58,7 @@ interface Player {
 function play(format: HttpLiveFormat, hub: HubPort, opts: { chunked?: boolean; mwLatencyMs?: number; cached?: RtmpMessage[]; consumer?: ConsumerOptions } = {}): Player {
   const conn = new FakeConnection();
   const stops: string[] = [];
-  const live = createHttpLiveStream(format, { socket: conn, chunked: opts.chunked ?? false }, {
+  const live = createHttpLiveStream(format, { transport: 'http', socket: conn, chunked: opts.chunked ?? false }, {
     mwLatencyMs: opts.mwLatencyMs ?? 0,
     onStop: (reason) => stops.push(reason),
   });

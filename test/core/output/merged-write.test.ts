@@ -58,7 +58,7 @@ test('writeNow flushes queued media first, keeping the order', async () => {
 test('HTTP chunked framing: one chunk per batch and the zero chunk at end()', async () => {
   const p = await socketPair();
   try {
-    const w = new MergedSocketWriter(p.a, { latencyMs: 0, httpChunked: true });
+    const w = new MergedSocketWriter(p.a, { latencyMs: 0, framing: 'http-chunked' });
     w.writeMedia(Buffer.from('hello '));
     w.writeMedia(Buffer.from('world'));
     await sleep(30);
