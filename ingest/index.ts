@@ -9,8 +9,9 @@
  * Then how the input is read:
  * - `type file`, the engine copies, and every file is FLV or MPEG-TS: castgate loops the files itself
  *   (file-looper.ts), no ffmpeg; a file that cannot be read is one error, then retried with backoff (1 s … 30 s).
- * - everything else: ffmpeg (ffmpeg-ingest.ts), found as the `ffmpeg` directive, else $FFMPEG_PATH, else
- *   `ffmpeg` on PATH. To this gateway it writes FLV to a pipe; to another server it pushes RTMP itself.
+ * - everything else: ffmpeg (core/process/ffmpeg-flv-process.ts, the transcoder's too), found as the `ffmpeg`
+ *   directive, else $FFMPEG_PATH, else `ffmpeg` on PATH. To this gateway it writes FLV to a pipe; to another server
+ *   it pushes RTMP itself.
  * [app] and [stream] come from the input: a URL's last two path segments, a file's base name (app `live`).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,11 +20,13 @@ import { basename, extname, join } from 'node:path';
 import type { IngestConfig, IngestEngineConfig } from '../core/config/config.ts';
 import { ErrorCode, GatewayError } from '../core/errors.ts';
 import { PithyLog, type Logger } from '../core/log.ts';
+import { LazyPublisher } from '../core/hub/lazy-publisher.ts';
 import type { PublishTarget, PublishTargetResolver } from '../core/hub/ports.ts';
 import { resolveTemplate, streamKeyString } from '../core/media/stream-key.ts';
 import { Backoff, type SupervisedProcess } from '../core/process/child-process.ts';
-import { buildFfmpegArgs, concatList, engineCopies, type EngineDirectives } from './ffmpeg-args.ts';
-import { FfmpegIngest, LazyPublisher, type FfmpegIngestStats } from './ffmpeg-ingest.ts';
+import { resolveFfmpegPath } from '../core/process/executable.ts';
+import { buildFfmpegArgs, concatList, engineCopies, engineDirectives } from '../core/process/ffmpeg-args.ts';
+import { FfmpegFlvProcess, type FfmpegFlvProcessStats } from '../core/process/ffmpeg-flv-process.ts';
 import { FileLooper, type FileLooperStats } from './file-looper.ts';
 
 /** Files castgate loops natively (by extension; the content is sniffed again when read). */
@@ -38,6 +41,9 @@ export interface IngestContext {
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
 }
+
+/** An engine run by ffmpeg. */
+export type FfmpegIngestStats = FfmpegFlvProcessStats;
 
 export interface NativeIngestStats {
   readonly mode: 'native';
@@ -80,38 +86,6 @@ export function inputNames(type: string, url: string): { app: string; stream: st
   }
   const stream = basename(url, extname(url)).replace(/[^A-Za-z0-9_\-.~@+=:]/g, '_');
   return { app: 'live', stream: stream === '' ? 'ingest' : stream };
-}
-
-/** ffmpeg binary: the directive, else $FFMPEG_PATH, else `ffmpeg` (looked up on PATH by spawn). */
-export function resolveFfmpegPath(directive: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  if (directive !== undefined && directive !== '') return directive;
-  const fromEnv = env['FFMPEG_PATH'];
-  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : 'ffmpeg';
-}
-
-function directivesOf(e: IngestEngineConfig): EngineDirectives {
-  const n = (v: number): number | undefined => (v > 0 ? v : undefined);
-  return {
-    enabled: e.enabled,
-    perfile: e.perfile,
-    iformat: e.iformat,
-    vfilter: e.vfilter,
-    vcodec: e.vcodec,
-    vbitrate: n(e.vbitrate),
-    vfps: n(e.vfps),
-    vwidth: n(e.vwidth),
-    vheight: n(e.vheight),
-    vthreads: n(e.vthreads),
-    vprofile: e.vprofile,
-    vpreset: e.vpreset,
-    vparams: e.vparams,
-    acodec: e.acodec,
-    abitrate: n(e.abitrate),
-    asampleRate: n(e.asampleRate),
-    achannels: n(e.achannels),
-    aparams: e.aparams,
-    oformat: e.oformat,
-  };
 }
 
 /** Native looping of FLV/TS files into a publisher, restarted with backoff when a file fails. */
@@ -259,7 +233,7 @@ export class Ingester {
     );
     const name = `${this.#cfg.id}/${e.id ?? index}`;
     const log = this.#log.child({ engine: e.id ?? index, stream: streamKeyString(target.key) });
-    const directives = directivesOf(e);
+    const directives = engineDirectives(e);
     const native = type === 'file' && engineCopies(directives) && e.perfile.length === 0 && e.vfilter.length === 0
       && urls.every((f) => NATIVE_EXTENSIONS.has(extname(f).toLowerCase()));
     if (native) {
@@ -281,8 +255,8 @@ export class Ingester {
     const ffmpegPath = resolveFfmpegPath(this.#cfg.ffmpeg);
     const args = buildFfmpegArgs({ input: { type, url: input }, engine, output: target.local ? { pipe: true } : { pipe: false, url: target.url } });
     log.info({ ffmpeg: ffmpegPath, mode: target.local ? 'pipe' : 'push' }, 'ingest: ffmpeg');
-    return new FfmpegIngest({
-      name,
+    return new FfmpegFlvProcess({
+      who: { id: `ingest-${name}`, protocol: 'ingest' },
       ffmpegPath,
       args,
       target: target.local ? target : undefined,

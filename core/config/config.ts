@@ -48,8 +48,8 @@ export interface HttpRemuxConfig {
   readonly fastCacheMs: number;
 }
 export type IngestInputType = 'file' | 'stream' | 'device';
-/** One `engine [id] { }` of an ingest block (SRS transcode engine directives); numbers 0 = not set. */
-export interface IngestEngineConfig {
+/** One `engine [id] { }` of an ingest or a transcode block (SRS SrsFFMPEG engine directives); numbers 0 = not set. */
+export interface EngineConfig {
   /** The optional engine id: `[engine]` in output. */
   readonly id: string | undefined;
   /** default false: copy the codecs (SRS initialize_copy). */
@@ -81,6 +81,8 @@ export interface IngestEngineConfig {
   readonly line: number;
   readonly file: string;
 }
+/** An ingest block's engine: `enabled off` copies the codecs (SRS initialize_copy). */
+export type IngestEngineConfig = EngineConfig;
 /** One `ingest id { }` block of a vhost (SRS SrsIngester). */
 export interface IngestConfig {
   readonly id: string;
@@ -91,6 +93,21 @@ export interface IngestConfig {
   readonly ffmpeg: string | undefined;
   /** At least one when enabled. */
   readonly engines: readonly IngestEngineConfig[];
+  readonly line: number;
+  readonly file: string;
+}
+/**
+ * One `transcode [scope] { }` block of a vhost (SRS SrsEncoder): each engine runs one ffmpeg per published stream
+ * the scope matches — '' every stream of the vhost, `app` the app's streams, `app/stream` that stream.
+ */
+export interface TranscodeConfig {
+  readonly scope: string;
+  /** default false (SRS). */
+  readonly enabled: boolean;
+  /** The `ffmpeg` directive; undefined = $FFMPEG_PATH, else `ffmpeg` on PATH. */
+  readonly ffmpeg: string | undefined;
+  /** The enabled engines, in file order (a disabled engine never runs; SRS skips it too). */
+  readonly engines: readonly EngineConfig[];
   readonly line: number;
   readonly file: string;
 }
@@ -113,6 +130,8 @@ export interface VhostConfig {
   readonly forward: ForwardConfig;
   /** `ingest` blocks in file order (disabled ones included when complete). */
   readonly ingests: readonly IngestConfig[];
+  /** `transcode` blocks in file order (disabled ones included). */
+  readonly transcodes: readonly TranscodeConfig[];
 }
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
 export interface Config {
@@ -294,30 +313,38 @@ function optional<K extends LeafKey>(s: Section, key: K): ValueOf<K> | undefined
   return s.values.has(key) ? value(s, key) : undefined;
 }
 
-function buildEngine(b: Builder, d: Directive): IngestEngineConfig {
-  const s = b.section(d, d.children, 'vhost.ingest.engine');
+type EnginePrefix = 'vhost.ingest.engine' | 'vhost.transcode.engine';
+
+/** One `engine [id] { }` under `prefix`. `vcodec vn` with `acodec an` is an error: ffmpeg would have no output. */
+function buildEngine(b: Builder, d: Directive, p: EnginePrefix): EngineConfig {
+  const s = b.section(d, d.children, p);
+  const vcodec = optional(s, `${p}.vcodec` as const);
+  const acodec = optional(s, `${p}.acodec` as const);
+  if (vcodec === 'vn' && acodec === 'an') {
+    throw invalid(s.values.get(`${p}.acodec`)?.directive ?? d, "'vcodec vn' with 'acodec an' leaves the engine no stream to output");
+  }
   return {
     id: d.args[0],
-    enabled: value(s, 'vhost.ingest.engine.enabled'),
-    output: value(s, 'vhost.ingest.engine.output'),
-    perfile: params(s, 'vhost.ingest.engine.perfile'),
-    iformat: optional(s, 'vhost.ingest.engine.iformat'),
-    vfilter: params(s, 'vhost.ingest.engine.vfilter'),
-    vcodec: optional(s, 'vhost.ingest.engine.vcodec'),
-    vbitrate: value(s, 'vhost.ingest.engine.vbitrate'),
-    vfps: value(s, 'vhost.ingest.engine.vfps'),
-    vwidth: value(s, 'vhost.ingest.engine.vwidth'),
-    vheight: value(s, 'vhost.ingest.engine.vheight'),
-    vthreads: value(s, 'vhost.ingest.engine.vthreads'),
-    vprofile: optional(s, 'vhost.ingest.engine.vprofile'),
-    vpreset: optional(s, 'vhost.ingest.engine.vpreset'),
-    vparams: params(s, 'vhost.ingest.engine.vparams'),
-    acodec: optional(s, 'vhost.ingest.engine.acodec'),
-    abitrate: value(s, 'vhost.ingest.engine.abitrate'),
-    asampleRate: value(s, 'vhost.ingest.engine.asample_rate'),
-    achannels: value(s, 'vhost.ingest.engine.achannels'),
-    aparams: params(s, 'vhost.ingest.engine.aparams'),
-    oformat: value(s, 'vhost.ingest.engine.oformat'),
+    enabled: value(s, `${p}.enabled` as const),
+    output: value(s, `${p}.output` as const),
+    perfile: params(s, `${p}.perfile` as const),
+    iformat: optional(s, `${p}.iformat` as const),
+    vfilter: params(s, `${p}.vfilter` as const),
+    vcodec,
+    vbitrate: value(s, `${p}.vbitrate` as const),
+    vfps: value(s, `${p}.vfps` as const),
+    vwidth: value(s, `${p}.vwidth` as const),
+    vheight: value(s, `${p}.vheight` as const),
+    vthreads: value(s, `${p}.vthreads` as const),
+    vprofile: optional(s, `${p}.vprofile` as const),
+    vpreset: optional(s, `${p}.vpreset` as const),
+    vparams: params(s, `${p}.vparams` as const),
+    acodec,
+    abitrate: value(s, `${p}.abitrate` as const),
+    asampleRate: value(s, `${p}.asample_rate` as const),
+    achannels: value(s, `${p}.achannels` as const),
+    aparams: params(s, `${p}.aparams` as const),
+    oformat: value(s, `${p}.oformat` as const),
     line: d.line,
     file: d.file,
   };
@@ -339,7 +366,40 @@ function buildIngest(b: Builder, d: Directive): IngestConfig | undefined {
     enabled,
     input: { type: value(s, 'vhost.ingest.input.type'), urls: value(s, 'vhost.ingest.input.url') },
     ffmpeg: optional(s, 'vhost.ingest.ffmpeg'),
-    engines: engineDirectives.map((e) => buildEngine(b, e)),
+    engines: engineDirectives.map((e) => buildEngine(b, e, 'vhost.ingest.engine')),
+    line: d.line,
+    file: d.file,
+  };
+}
+
+/** A transcode scope: empty (the whole vhost), `app` or `app/stream` (SRS SrsEncoder::parse_scope_engines). */
+const TRANSCODE_SCOPE = /^(?:[^/\s]+(?:\/[^/\s]+)?)?$/;
+
+/**
+ * One `transcode [scope] { }` block. Only enabled engines are kept: a disabled one never runs and needs no output
+ * (SRS's own confs have `engine { enabled off; }`). The input of a transcode is always FLV from the hub, so an
+ * iformat other than flv/off is reported and ignored.
+ */
+function buildTranscode(b: Builder, d: Directive): TranscodeConfig {
+  const scope = d.args[0] ?? '';
+  if (!TRANSCODE_SCOPE.test(scope)) throw invalid(d, `transcode scope '${scope}': expected app or app/stream`);
+  const s = b.section(d, d.children, 'vhost.transcode');
+  const engines: EngineConfig[] = [];
+  for (const e of s.blocks.get('vhost.transcode.engine') ?? []) {
+    // A disabled engine is skipped, its directives still checked (section() throws on a bad value).
+    if (!value(b.section(e, e.children, 'vhost.transcode.engine'), 'vhost.transcode.engine.enabled')) continue;
+    const engine = buildEngine(b, e, 'vhost.transcode.engine');
+    if (engine.iformat !== undefined && engine.iformat !== 'flv' && engine.iformat !== 'off') {
+      const where = e.children.find((c) => c.name === 'iformat') ?? e;
+      b.warn(where, `iformat '${engine.iformat}' ignored: a transcode reads the stream as FLV from the hub`);
+    }
+    engines.push(engine);
+  }
+  return {
+    scope,
+    enabled: value(s, 'vhost.transcode.enabled'),
+    ffmpeg: optional(s, 'vhost.transcode.ffmpeg'),
+    engines,
     line: d.line,
     file: d.file,
   };
@@ -416,6 +476,7 @@ function buildVhost(b: Builder, name: string, d: Directive | undefined): VhostCo
     dvr: buildDvrConfig((key) => value(s, key)),
     forward: buildForward(s),
     ingests: (s.blocks.get('vhost.ingest') ?? []).map((i) => buildIngest(b, i)).filter((i) => i !== undefined),
+    transcodes: (s.blocks.get('vhost.transcode') ?? []).map((t) => buildTranscode(b, t)),
   };
 }
 

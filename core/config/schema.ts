@@ -58,6 +58,43 @@ export interface DirectiveSpec {
   readonly doc: string;
 }
 
+/**
+ * The engine directives SRS shares between `ingest { engine { } }` and `transcode { engine { } }` (SrsFFMPEG), bar
+ * `enabled` and `output`, whose meaning differs and which each block states itself.
+ */
+const ENGINE_DIRECTIVES = {
+  perfile: { kind: 'params', doc: 'ffmpeg options before -i, one `name args;` per option' },
+  iformat: { kind: 'string', doc: 'input format (-f before -i): flv, lavfi, v4l2, alsa ...' },
+  vfilter: { kind: 'params', doc: 'ffmpeg options after -i (filters), one `name args;` per option' },
+  vcodec: { kind: 'string', doc: 'video codec: libx264, copy, or vn (no video)' },
+  vbitrate: { kind: 'integer', default: '0', min: 0, max: 1_000_000, doc: 'video kbps; 0 = encoder default' },
+  vfps: { kind: 'number', default: '0', min: 0, max: 1000, doc: 'video frame rate; 0 = as input' },
+  vwidth: { kind: 'integer', default: '0', min: 0, max: 16384, doc: 'video width; 0 = as input' },
+  vheight: { kind: 'integer', default: '0', min: 0, max: 16384, doc: 'video height; 0 = as input' },
+  vthreads: { kind: 'integer', default: '0', min: 0, max: 256, doc: 'encoder threads; 0 = auto' },
+  vprofile: { kind: 'string', doc: 'H.264 profile: baseline, main, high' },
+  vpreset: { kind: 'string', doc: 'x264 preset: ultrafast ... veryslow' },
+  vparams: { kind: 'params', doc: 'more video encoder options, one `name args;` per option' },
+  acodec: { kind: 'string', doc: 'audio codec: aac, libmp3lame, copy, or an (no audio)' },
+  abitrate: { kind: 'integer', default: '0', min: 0, max: 10_000, doc: 'audio kbps; 0 = encoder default' },
+  asample_rate: { kind: 'integer', default: '0', min: 0, max: 384_000, doc: 'audio Hz; 0 = as input' },
+  achannels: { kind: 'integer', default: '0', min: 0, max: 64, doc: 'audio channels; 0 = as input' },
+  aparams: { kind: 'params', doc: 'more audio encoder options, one `name args;` per option' },
+  oformat: { kind: 'string', default: 'flv', doc: 'output format (-f); flv for RTMP' },
+} as const satisfies Readonly<Record<string, DirectiveSpec>>;
+
+type EngineEntries<P extends string, T> = { readonly [K in keyof T & string as `${P}.${K}`]: T[K] };
+
+/** ENGINE_DIRECTIVES plus a block's own `enabled`/`output`, keyed under `prefix` (`vhost.ingest.engine.vcodec`). */
+function engineDirectives<P extends string, T extends Readonly<Record<'enabled' | 'output', DirectiveSpec>>>(
+  prefix: P,
+  own: T,
+): EngineEntries<P, typeof ENGINE_DIRECTIVES & T> {
+  const out: Record<string, DirectiveSpec> = {};
+  for (const [name, spec] of Object.entries({ ...own, ...ENGINE_DIRECTIVES })) out[`${prefix}.${name}`] = spec;
+  return out as EngineEntries<P, typeof ENGINE_DIRECTIVES & T>;
+}
+
 export const SCHEMA = {
   listen: { kind: 'listen', default: '1935', doc: 'RTMP listen addresses: port, host:port or [ipv6]:port, several allowed' },
   max_connections: { kind: 'integer', default: '1000', min: 1, max: 1_000_000, doc: 'max concurrent connections' },
@@ -269,29 +306,36 @@ export const SCHEMA = {
     blockArgsOptional: true,
     doc: 'one output of the ingester (one ffmpeg each); the optional id is [engine] in output',
   },
-  'vhost.ingest.engine.enabled': { kind: 'onoff', default: 'off', doc: 'off: copy the codecs (-c copy); on: transcode as below' },
-  'vhost.ingest.engine.output': {
-    kind: 'rtmp-url',
-    doc: 'rtmp://host[:port]/app/stream with [vhost] [port] [app] [stream] [engine]; this gateway = in-process; required',
+  ...engineDirectives('vhost.ingest.engine', {
+    enabled: { kind: 'onoff', default: 'off', doc: 'off: copy the codecs (-c copy); on: transcode as below' },
+    output: {
+      kind: 'rtmp-url',
+      doc: 'rtmp://host[:port]/app/stream with [vhost] [port] [app] [stream] [engine]; this gateway = in-process; required',
+    },
+  }),
+  'vhost.transcode': {
+    kind: 'block',
+    repeat: true,
+    blockArgs: 1,
+    blockArgsOptional: true,
+    doc: 'transcoding by ffmpeg of every stream of the vhost, or of an app or app/stream given as the argument (SRS transcode)',
   },
-  'vhost.ingest.engine.perfile': { kind: 'params', doc: 'ffmpeg options before -i, one `name args;` per option' },
-  'vhost.ingest.engine.iformat': { kind: 'string', doc: 'input format (-f before -i): flv, lavfi, v4l2, alsa ...' },
-  'vhost.ingest.engine.vfilter': { kind: 'params', doc: 'ffmpeg options after -i (filters), one `name args;` per option' },
-  'vhost.ingest.engine.vcodec': { kind: 'string', doc: 'video codec: libx264, copy, or vn (no video)' },
-  'vhost.ingest.engine.vbitrate': { kind: 'integer', default: '0', min: 0, max: 1_000_000, doc: 'video kbps; 0 = encoder default' },
-  'vhost.ingest.engine.vfps': { kind: 'number', default: '0', min: 0, max: 1000, doc: 'video frame rate; 0 = as input' },
-  'vhost.ingest.engine.vwidth': { kind: 'integer', default: '0', min: 0, max: 16384, doc: 'video width; 0 = as input' },
-  'vhost.ingest.engine.vheight': { kind: 'integer', default: '0', min: 0, max: 16384, doc: 'video height; 0 = as input' },
-  'vhost.ingest.engine.vthreads': { kind: 'integer', default: '0', min: 0, max: 256, doc: 'encoder threads; 0 = auto' },
-  'vhost.ingest.engine.vprofile': { kind: 'string', doc: 'H.264 profile: baseline, main, high' },
-  'vhost.ingest.engine.vpreset': { kind: 'string', doc: 'x264 preset: ultrafast ... veryslow' },
-  'vhost.ingest.engine.vparams': { kind: 'params', doc: 'more video encoder options, one `name args;` per option' },
-  'vhost.ingest.engine.acodec': { kind: 'string', doc: 'audio codec: aac, libmp3lame, copy, or an (no audio)' },
-  'vhost.ingest.engine.abitrate': { kind: 'integer', default: '0', min: 0, max: 10_000, doc: 'audio kbps; 0 = encoder default' },
-  'vhost.ingest.engine.asample_rate': { kind: 'integer', default: '0', min: 0, max: 384_000, doc: 'audio Hz; 0 = as input' },
-  'vhost.ingest.engine.achannels': { kind: 'integer', default: '0', min: 0, max: 64, doc: 'audio channels; 0 = as input' },
-  'vhost.ingest.engine.aparams': { kind: 'params', doc: 'more audio encoder options, one `name args;` per option' },
-  'vhost.ingest.engine.oformat': { kind: 'string', default: 'flv', doc: 'output format (-f); flv for RTMP' },
+  'vhost.transcode.enabled': { kind: 'onoff', default: 'off', doc: 'whether this transcode block runs' },
+  'vhost.transcode.ffmpeg': { kind: 'string', doc: 'ffmpeg binary; default: $FFMPEG_PATH, else ffmpeg on PATH' },
+  'vhost.transcode.engine': {
+    kind: 'block',
+    repeat: true,
+    blockArgs: 1,
+    blockArgsOptional: true,
+    doc: 'one output of the block (one ffmpeg per source stream); the optional id is [engine] in output',
+  },
+  ...engineDirectives('vhost.transcode.engine', {
+    enabled: { kind: 'onoff', default: 'off', doc: 'whether this engine runs (off: it is skipped)' },
+    output: {
+      kind: 'rtmp-url',
+      doc: 'rtmp://host[:port]/app/stream with [vhost] [port] [app] [stream] [engine] of the source; this gateway = in-process; required when enabled',
+    },
+  }),
 } as const satisfies Readonly<Record<string, DirectiveSpec>>;
 
 export type SchemaKey = keyof typeof SCHEMA;

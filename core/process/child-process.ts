@@ -124,6 +124,8 @@ export interface SupervisedProcessOptions {
   readonly log: Logger;
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /** The child's stdin: `ignore` (default) or `pipe` (`child.stdin` is writable in onSpawn, e.g. FLV for a transcode). */
+  readonly stdin?: 'ignore' | 'pipe';
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
   readonly healthyMs?: number;
@@ -249,7 +251,7 @@ export class SupervisedProcess {
     let child: ChildProcess;
     try {
       child = spawn(this.#opts.command, [...this.#opts.args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: [this.#opts.stdin ?? 'ignore', 'pipe', 'pipe'],
         detached: true,
         env: this.#opts.env ?? process.env,
         ...(this.#opts.cwd !== undefined ? { cwd: this.#opts.cwd } : {}),

@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeStreamKey } from '../../core/media/stream-key.ts';
-import type { FfmpegIngestStats } from '../../ingest/ffmpeg-ingest.ts';
-import type { NativeIngestStats } from '../../ingest/index.ts';
+import type { FfmpegIngestStats, NativeIngestStats } from '../../ingest/index.ts';
 import { decodeCheck, fixture, probePackets, probeStreams, publishRtmp, run, waitFor, type ProbePacket } from '../helpers/peers.ts';
 import { HTTP_FLV_VHOST, startTestGateway, type TestGateway } from './harness.ts';
 

@@ -398,3 +398,13 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, in
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** Is a process with this pid still there (signal 0: no signal sent, only the existence check)? */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

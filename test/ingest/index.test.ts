@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { loadConfigText } from '../../core/config/config.ts';
 import { createPublishTargetResolver } from '../../core/output/publish-target.ts';
-import { createIngesters, inputNames, resolveFfmpegPath } from '../../ingest/index.ts';
+import { createIngesters, inputNames } from '../../ingest/index.ts';
 import { fakeHub } from '../helpers/fake-hub.ts';
 
 test('inputNames: [app] and [stream] from a URL or a file name', () => {
@@ -13,12 +13,6 @@ test('inputNames: [app] and [stream] from a URL or a file name', () => {
   assert.deepEqual(inputNames('file', './fixtures/flv/demo.flv'), { app: 'live', stream: 'demo' });
   assert.deepEqual(inputNames('device', 'testsrc2=size=320x240'), { app: 'live', stream: 'testsrc2=size=320x240' });
   assert.deepEqual(inputNames('file', '/x/my movie.mp4'), { app: 'live', stream: 'my_movie' });
-});
-
-test('resolveFfmpegPath: directive, then FFMPEG_PATH, then ffmpeg on PATH', () => {
-  assert.equal(resolveFfmpegPath('/opt/ff', { FFMPEG_PATH: '/env/ff' }), '/opt/ff');
-  assert.equal(resolveFfmpegPath(undefined, { FFMPEG_PATH: '/env/ff' }), '/env/ff');
-  assert.equal(resolveFfmpegPath(undefined, {}), 'ffmpeg');
 });
 
 test('createIngesters: enabled blocks of enabled vhosts; outputs resolved to in-process or remote', async () => {

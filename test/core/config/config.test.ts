@@ -233,6 +233,7 @@ test('an empty conf gives every default', () => {
     dvr: DVR_DEFAULTS,
     forward: FORWARD_DEFAULTS,
     ingests: [],
+    transcodes: [],
   });
 });
 
@@ -320,6 +321,7 @@ test('vhost: play {} layout (SRS 3+) and the old direct layout (SRS 2)', () => {
     dvr: DVR_DEFAULTS,
     forward: FORWARD_DEFAULTS,
     ingests: [],
+    transcodes: [],
   };
   assert.deepEqual(play, expected);
   assert.deepEqual(old, expected);
@@ -450,12 +452,13 @@ test("a realistic chunk of SRS's full.conf loads with warnings only", () => {
     dvr: DVR_DEFAULTS,
     forward: FORWARD_DEFAULTS,
     ingests: [],
+    transcodes: [],
   });
   assert.deepEqual(config.vhosts.get('http.remux.srs.com')?.httpRemux, { enabled: true, mount: '[vhost]/[app]/[stream].flv', fastCacheMs: 30_000 });
   assert.deepEqual(config.vhosts.get('hls.srs.com')?.hls, { ...HLS_DEFAULTS, enabled: true, tdRatio: 1.5 });
   assert.deepEqual(config.vhosts.get('dvr.srs.com')?.dvr, { ...DVR_DEFAULTS, enabled: true });
   const names = warnings.map((w) => /'([^']+)'/.exec(w.message)?.[1]);
-  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'http_hooks', 'transcode', 'gb28181']) {
+  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'http_hooks', 'gb28181']) {
     assert.ok(names.includes(n), `expected a warning for ${n}: ${JSON.stringify(names)}`);
   }
   for (const w of warnings) assert.ok(w.file === 'srs/full.conf' && w.line > 0 && w.col > 0);
@@ -659,4 +662,107 @@ vhost off { forward { destination 10.0.0.1; } }`);
     assert.deepEqual([fwd?.enabled, fwd?.destinations.map((d) => d.text)], [true, want], f);
   }
   assert.equal(loadConfig(join(confDir, 'forward.slave.conf')).config.listen[0]?.port, 19350);
+});
+
+/** Written after SRS trunk/conf/full.conf (MIT): its transcode vhosts, and its conf/ffmpeg.transcode.conf. */
+const SRS_TRANSCODE_VHOSTS = `
+vhost example.transcode.srs.com {
+    transcode {
+        enabled     on;
+        ffmpeg      ./objs/ffmpeg/bin/ffmpeg;
+        engine example {
+            enabled         on;
+            iformat         flv;
+            vfilter { i ./doc/ffmpeg-logo.png; filter_complex 'overlay=10:10'; }
+            vcodec          libx264;
+            vbitrate        1500;
+            vfps            25;
+            vwidth          768;
+            vheight         320;
+            vthreads        12;
+            vprofile        main;
+            vpreset         medium;
+            vparams { t 100; coder 1; b_strategy 2; bf 3; refs 10; }
+            acodec          libfdk_aac;
+            abitrate        70;
+            asample_rate    44100;
+            achannels       2;
+            aparams { profile:a aac_low; }
+            oformat         flv;
+            output          rtmp://127.0.0.1:[port]/[app]?vhost=[vhost]/[stream]_[engine];
+        }
+    }
+}
+vhost vn.transcode.srs.com {
+    transcode { enabled on; ffmpeg ./objs/ffmpeg/bin/ffmpeg;
+        engine vn { enabled on; vcodec vn; acodec libfdk_aac; abitrate 45; asample_rate 44100; achannels 2; aparams { }
+            output rtmp://127.0.0.1:[port]/[app]?vhost=[vhost]/[stream]_[engine]; } }
+}
+vhost copy.transcode.srs.com {
+    transcode { enabled on; ffmpeg ./objs/ffmpeg/bin/ffmpeg;
+        engine copy { enabled on; vcodec copy; acodec copy; output rtmp://127.0.0.1:[port]/[app]?vhost=[vhost]/[stream]_[engine]; } }
+}
+vhost app.transcode.srs.com {
+    transcode live { enabled on; ffmpeg ./objs/ffmpeg/bin/ffmpeg; engine { enabled off; } }
+}
+vhost stream.transcode.srs.com {
+    transcode live/livestream { enabled on; ffmpeg ./objs/ffmpeg/bin/ffmpeg; engine { enabled off; } }
+}
+`;
+
+test('vhost transcode blocks: SRS full.conf and ffmpeg.transcode.conf load; scope, enabled engines only, every directive typed', () => {
+  const { config, warnings } = load(SRS_TRANSCODE_VHOSTS);
+  assert.deepEqual(warnings, []);
+  const example = config.vhosts.get('example.transcode.srs.com')?.transcodes;
+  assert.equal(example?.length, 1);
+  assert.deepEqual({ ...example?.[0], engines: undefined }, { scope: '', enabled: true, ffmpeg: './objs/ffmpeg/bin/ffmpeg', engines: undefined, line: 3, file: 'conf/t.conf' });
+  assert.deepEqual(example?.[0]?.engines[0], {
+    id: 'example', enabled: true, output: 'rtmp://127.0.0.1:[port]/[app]?vhost=[vhost]/[stream]_[engine]',
+    perfile: [], iformat: 'flv',
+    vfilter: [{ name: 'i', args: ['./doc/ffmpeg-logo.png'] }, { name: 'filter_complex', args: ['overlay=10:10'] }],
+    vcodec: 'libx264', vbitrate: 1500, vfps: 25, vwidth: 768, vheight: 320, vthreads: 12, vprofile: 'main', vpreset: 'medium',
+    vparams: [{ name: 't', args: ['100'] }, { name: 'coder', args: ['1'] }, { name: 'b_strategy', args: ['2'] }, { name: 'bf', args: ['3'] }, { name: 'refs', args: ['10'] }],
+    acodec: 'libfdk_aac', abitrate: 70, asampleRate: 44100, achannels: 2, aparams: [{ name: 'profile:a', args: ['aac_low'] }], oformat: 'flv',
+    line: 6, file: 'conf/t.conf',
+  });
+  assert.deepEqual(config.vhosts.get('vn.transcode.srs.com')?.transcodes[0]?.engines.map((e) => [e.id, e.vcodec, e.acodec]), [['vn', 'vn', 'libfdk_aac']]);
+  assert.deepEqual(config.vhosts.get('copy.transcode.srs.com')?.transcodes[0]?.engines.map((e) => [e.vcodec, e.acodec, e.oformat]), [['copy', 'copy', 'flv']]);
+  // A disabled engine is left out (and needs no output); the scope is the block's argument.
+  assert.deepEqual(config.vhosts.get('app.transcode.srs.com')?.transcodes.map((t) => [t.scope, t.enabled, t.engines.length]), [['live', true, 0]]);
+  assert.deepEqual(config.vhosts.get('stream.transcode.srs.com')?.transcodes.map((t) => [t.scope, t.engines.length]), [['live/livestream', 0]]);
+  assert.deepEqual(config.vhosts.get('__defaultVhost__')?.transcodes, []);
+  // SRS's conf/ffmpeg.transcode.conf: empty param blocks, engine ff.
+  const ff = load(`listen 1935; max_connections 1000; vhost __defaultVhost__ { transcode { enabled on; ffmpeg ./objs/ffmpeg/bin/ffmpeg;
+    engine ff { enabled on; vfilter { } vcodec libx264; vbitrate 500; vfps 25; vwidth 768; vheight 320; vthreads 12; vprofile main;
+    vpreset medium; vparams { } acodec libfdk_aac; abitrate 70; asample_rate 44100; achannels 2; aparams { }
+    output rtmp://127.0.0.1:[port]/[app]?vhost=[vhost]/[stream]_[engine]; } } }`);
+  assert.deepEqual(ff.warnings, []);
+  assert.deepEqual(ff.config.vhosts.get('__defaultVhost__')?.transcodes[0]?.engines.map((e) => [e.id, e.vwidth, e.vheight, e.vfilter, e.vparams]), [['ff', 768, 320, [], []]]);
+  // SRS's full.conf excerpt above: its transcode vhost is read, not warned about.
+  const excerpt = loadConfigText(SRS_FULL_CONF_EXCERPT, 'srs/full.conf').config;
+  assert.deepEqual(excerpt.vhosts.get('transcode.srs.com')?.transcodes[0]?.engines.map((e) => [e.id, e.vcodec, e.acodec, e.vbitrate]), [['example', 'libx264', 'libfdk_aac', 1500]]);
+});
+
+test('conf/transcode.conf: engines sd (320x180) and aac (video copied) for every stream of the default vhost', () => {
+  const confDir = new URL('../../../conf/', import.meta.url).pathname;
+  const { config, warnings } = loadConfig(join(confDir, 'transcode.conf'));
+  assert.deepEqual(warnings, []);
+  const t = config.vhosts.get('__defaultVhost__')?.transcodes ?? [];
+  assert.deepEqual(t.map((b) => [b.scope, b.enabled, b.ffmpeg]), [['', true, 'ffmpeg']]);
+  assert.deepEqual(t[0]?.engines.map((e) => [e.id, e.vcodec, e.vwidth, e.vheight, e.acodec, e.output]), [
+    ['sd', 'libx264', 320, 180, 'aac', 'rtmp://127.0.0.1:[port]/[app]?vhost=[vhost]/[stream]_[engine]'],
+    ['aac', 'copy', 0, 0, 'aac', 'rtmp://127.0.0.1:[port]/[app]?vhost=[vhost]/[stream]_[engine]'],
+  ]);
+});
+
+test('vhost transcode: invalid blocks are errors with their location; a non-FLV iformat is a warning', () => {
+  invalidAt('vhost v { transcode a/b/c { } }', "conf/t.conf:1:11: transcode scope 'a/b/c': expected app or app/stream");
+  invalidAt('vhost v { transcode x y { } }', "conf/t.conf:1:11: 'transcode' takes 1 argument before '{'");
+  invalidAt('vhost v { transcode { engine { enabled on; vcodec libx264; } } }', "conf/t.conf:1:23: 'engine' requires 'output'");
+  invalidAt('vhost v { transcode { engine { enabled on; vcodec vn; acodec an; output rtmp://h/a/b; } } }',
+    "conf/t.conf:1:55: 'vcodec vn' with 'acodec an' leaves the engine no stream to output");
+  invalidAt('vhost v { transcode { engine { enabled off; vbitrate fast; } } }', "conf/t.conf:1:45: invalid value 'fast' for 'vbitrate': expected an integer");
+  const { config, warnings } = load('vhost v { transcode { enabled on; engine { enabled on; iformat mpegts; output rtmp://h/a/b; } } }');
+  assert.deepEqual(warnings.map((w) => [w.line, w.col, w.message]), [[1, 56, "iformat 'mpegts' ignored: a transcode reads the stream as FLV from the hub"]]);
+  assert.equal(config.vhosts.get('v')?.transcodes[0]?.engines[0]?.iformat, 'mpegts');
 });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { Backoff, parseProgressLine, SupervisedProcess, type FfmpegProgress } from '../../../core/process/child-process.ts';
+import { processAlive } from '../../helpers/peers.ts';
 
 interface LogLine { level: number; msg: string; [k: string]: unknown }
 function captureLog(): { log: pino.Logger; lines: LogLine[] } {
@@ -11,15 +12,6 @@ function captureLog(): { log: pino.Logger; lines: LogLine[] } {
 }
 const ERROR = 50;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test('Backoff doubles from the minimum up to the cap and resets', () => {
   const b = new Backoff(1000, 30_000);
   assert.deepEqual([b.next(), b.next(), b.next(), b.next(), b.next(), b.next(), b.next()], [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
@@ -91,11 +83,11 @@ test('restartChild kills the running child; the supervisor starts a new one', as
   p.restartChild();
   await sleep(250);
   assert.equal(pids.length, 2);
-  assert.equal(alive(pids[0] as number), false, 'the first child is gone (and reaped)');
+  assert.equal(processAlive(pids[0] as number), false, 'the first child is gone (and reaped)');
   assert.equal(p.stats().state, 'running');
   assert.deepEqual(p.stats().lastExit, { code: null, signal: 'SIGTERM' });
   await p.stop();
-  assert.equal(alive(pids[1] as number), false);
+  assert.equal(processAlive(pids[1] as number), false);
 });
 
 test('stop: SIGTERM, then SIGKILL to the whole group when SIGTERM is ignored; no restart after', async () => {
@@ -111,7 +103,7 @@ test('stop: SIGTERM, then SIGKILL to the whole group when SIGTERM is ignored; no
   await p.stop();
   const took = Date.now() - t0;
   assert.ok(took >= 140 && took < 1500, `stop took ${took} ms`);
-  assert.equal(alive(pid), false);
+  assert.equal(processAlive(pid), false);
   assert.deepEqual(p.stats().lastExit, { code: null, signal: 'SIGKILL' });
   await sleep(50);
   assert.equal(p.stats().starts, 1);
@@ -151,4 +143,29 @@ test('stderr: progress goes to stats, other lines to the log (rate-limited) and 
   assert.equal(s.stderrLinesSuppressed, 20);
   assert.ok(s.uptimeMs > 0 && s.pid !== undefined);
   await p.stop();
+});
+
+test("stdin: 'pipe' gives the owner a writable stdin in onSpawn (each run its own); the default is no stdin", async () => {
+  const { log } = captureLog();
+  const outputs: string[] = [];
+  const p = new SupervisedProcess({
+    command: 'cat', args: [], log, stdin: 'pipe', minBackoffMs: 10,
+    onSpawn: (c) => {
+      let text = '';
+      c.stdout?.setEncoding('utf8');
+      c.stdout?.on('data', (d: string) => { text += d; });
+      c.stdout?.on('end', () => outputs.push(text));
+      c.stdin?.end(`run ${p.stats().starts}`);
+    },
+  });
+  p.start();
+  await sleep(300);
+  await p.stop();
+  assert.ok(outputs.length >= 2, `runs ${outputs.length}`);
+  assert.deepEqual(outputs.slice(0, 2), ['run 1', 'run 2'], 'cat echoed what each run got on stdin, then exited at its end');
+  let stdin: unknown = 'unset';
+  const q = new SupervisedProcess({ command: 'sh', args: ['-c', 'sleep 5'], log, onSpawn: (c) => { stdin = c.stdin; } });
+  q.start();
+  await q.stop();
+  assert.equal(stdin, null);
 });

@@ -1,9 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildFfmpegArgs, concatList, engineCopies, type FfmpegArgsOptions } from '../../ingest/ffmpeg-args.ts';
+import { buildFfmpegArgs, concatList, engineCopies, engineDirectives, engineOutputsNothing, type FfmpegArgsOptions } from '../../../core/process/ffmpeg-args.ts';
+import { loadConfigText } from '../../../core/config/config.ts';
 
 const HEAD = ['-nostdin', '-hide_banner', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:2'];
 const PIPE_OUT = ['-f', 'flv', '-flvflags', 'no_duration_filesize', 'pipe:1'];
+/** The transcoder's input: the hub's FLV on stdin. */
+const STDIN_IN = ['-f', 'flv', '-i', 'pipe:0'];
 
 interface Case {
   readonly name: string;
@@ -96,6 +99,52 @@ const CASES: readonly Case[] = [
     },
     want: [...HEAD, '-re', '-stream_loop', '3', '-i', 'a.flv', '-c', 'copy', ...PIPE_OUT],
   },
+  {
+    name: 'transcode (stdin FLV): the SRS example engine, 640x360 → 320x180; no -re, no loop',
+    opts: {
+      input: { type: 'pipe' },
+      engine: {
+        enabled: true, vcodec: 'libx264', vbitrate: 300, vfps: 25, vwidth: 320, vheight: 180, vprofile: 'main', vpreset: 'veryfast',
+        acodec: 'aac', abitrate: 64, asampleRate: 44100, achannels: 2,
+      },
+      output: { pipe: true },
+    },
+    want: [
+      ...HEAD, ...STDIN_IN,
+      '-c:v', 'libx264', '-b:v', '300000', '-r', '25', '-s', '320x180', '-profile:v', 'main', '-preset', 'veryfast',
+      '-c:a', 'aac', '-b:a', '64000', '-ar', '44100', '-ac', '2',
+      ...PIPE_OUT,
+    ],
+  },
+  {
+    name: 'transcode: iformat other than flv does not change the stdin format; perfile still goes before -i',
+    opts: {
+      input: { type: 'pipe' },
+      engine: { enabled: true, iformat: 'mpegts', perfile: [{ name: 'analyzeduration', args: ['1000000'] }], vcodec: 'copy', acodec: 'copy' },
+      output: { pipe: true },
+    },
+    want: [...HEAD, '-analyzeduration', '1000000', ...STDIN_IN, '-c', 'copy', ...PIPE_OUT],
+  },
+  {
+    name: 'transcode vn: only audio (-vn), AAC',
+    opts: { input: { type: 'pipe' }, engine: { enabled: true, vcodec: 'vn', acodec: 'aac' }, output: { pipe: true } },
+    want: [...HEAD, ...STDIN_IN, '-vn', '-c:a', 'aac', ...PIPE_OUT],
+  },
+  {
+    name: 'transcode an: only video (-an), copied',
+    opts: { input: { type: 'pipe' }, engine: { enabled: true, vcodec: 'copy', acodec: 'an' }, output: { pipe: true } },
+    want: [...HEAD, ...STDIN_IN, '-c:v', 'copy', '-an', ...PIPE_OUT],
+  },
+  {
+    name: 'G.711 camera: vcodec copy, acodec aac; oformat mpegts is ignored for the pipe (this gateway reads FLV)',
+    opts: { input: { type: 'pipe' }, engine: { enabled: true, vcodec: 'copy', acodec: 'aac', oformat: 'mpegts' }, output: { pipe: true } },
+    want: [...HEAD, ...STDIN_IN, '-c:v', 'copy', '-c:a', 'aac', ...PIPE_OUT],
+  },
+  {
+    name: 'transcode to a foreign server: ffmpeg pushes as oformat (flv when off)',
+    opts: { input: { type: 'pipe' }, engine: { enabled: true, vcodec: 'copy', acodec: 'copy', oformat: 'off' }, output: { pipe: false, url: 'rtmp://cdn/live/s_hd' } },
+    want: [...HEAD, ...STDIN_IN, '-c', 'copy', '-f', 'flv', '-y', 'rtmp://cdn/live/s_hd'],
+  },
 ];
 
 for (const c of CASES) {
@@ -114,4 +163,22 @@ test('engineCopies: disabled, or no codec, or only copy', () => {
 
 test('concatList quotes file names for the ffconcat demuxer', () => {
   assert.equal(concatList(['/a/b.mp4', "it's.mp4"]), "ffconcat version 1.0\nfile '/a/b.mp4'\nfile 'it'\\''s.mp4'\n");
+});
+
+test('engineOutputsNothing: only vn with an', () => {
+  assert.equal(engineOutputsNothing({ enabled: true, vcodec: 'vn', acodec: 'an' }), true);
+  assert.equal(engineOutputsNothing({ enabled: true, vcodec: 'vn', acodec: 'aac' }), false);
+  assert.equal(engineOutputsNothing({ enabled: true, vcodec: 'copy', acodec: 'an' }), false);
+});
+
+test('engineDirectives: a config engine → argv directives, zero numbers unset, param blocks kept', () => {
+  const { config } = loadConfigText(`vhost v { transcode { enabled on; engine sd { enabled on; vcodec libx264; vbitrate 300;
+    vwidth 320; vheight 180; vparams { g 50; } acodec aac; asample_rate 44100; output rtmp://127.0.0.1/[app]/[stream]_[engine]; } } }`, 't.conf');
+  const engine = config.vhosts.get('v')?.transcodes[0]?.engines[0];
+  assert.ok(engine !== undefined);
+  assert.deepEqual(engineDirectives(engine), {
+    enabled: true, perfile: [], iformat: undefined, vfilter: [], vcodec: 'libx264', vbitrate: 300, vfps: undefined, vwidth: 320, vheight: 180,
+    vthreads: undefined, vprofile: undefined, vpreset: undefined, vparams: [{ name: 'g', args: ['50'] }], acodec: 'aac', abitrate: undefined,
+    asampleRate: 44100, achannels: undefined, aparams: [], oformat: 'flv',
+  });
 });
