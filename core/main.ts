@@ -21,10 +21,12 @@ import type { StreamKey } from './media/stream-key.ts';
 import { RtmpServer } from './output/rtmp-server.ts';
 import { HttpServer } from './output/http-server.ts';
 import { HlsServer } from './output/hls/hls-server.ts';
+import { TranscodeServer } from './output/transcoder.ts';
 import { DvrServer } from './output/dvr/dvr-server.ts';
 import { ForwardServer } from './output/forward-server.ts';
 import { AudioFastCacheServer } from './output/audio-fast-cache.ts';
 import { createPublishTargetResolver } from './output/publish-target.ts';
+import { HttpApi } from './http/http-api.ts';
 import { createCaster, type Caster } from '../casters/index.ts';
 import { createIngesters, type Ingester } from '../ingest/index.ts';
 
@@ -35,6 +37,8 @@ export interface Gateway {
   readonly http: HttpServer | undefined;
   /** HLS muxers of every stream whose vhost has `hls { enabled on; }`. */
   readonly hls: HlsServer;
+  /** ffmpeg transcodes of every stream a `transcode { }` block of its vhost matches. */
+  readonly transcode: TranscodeServer;
   /** DVR recordings of every stream whose vhost has `dvr { enabled on; }`. */
   readonly dvr: DvrServer;
   /** Forwarders of every stream whose vhost has `forward { enabled on; }`. */
@@ -42,6 +46,8 @@ export interface Gateway {
   readonly casters: readonly Caster[];
   /** One per enabled `vhost { ingest { } }` block, started after the casters. */
   readonly ingesters: readonly Ingester[];
+  /** The HTTP API (`http_api`), Prometheus /metrics and the exporter (`exporter`); started last. */
+  readonly api: HttpApi;
   /** Close listeners, unpublish every stream, end every player. Idempotent. */
   stop(): Promise<void>;
 }
@@ -69,6 +75,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     vhostAllowed: (vhost) => vhostConfig(config, vhost) !== undefined,
   });
   const hls = new HlsServer({ hub, log, hls: (vhost) => vhostConfig(config, vhost)?.hls });
+  const transcode = new TranscodeServer({ hub, log, transcodes: (vhost) => vhostConfig(config, vhost)?.transcodes, consumerOptions });
   const dvr = new DvrServer({ hub, log, dvr: (vhost) => vhostConfig(config, vhost)?.dvr });
   const forward = new ForwardServer({ hub, log, forward: (vhost) => vhostConfig(config, vhost)?.forward });
   const fastCache = new AudioFastCacheServer({
@@ -82,18 +89,27 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let http: HttpServer | undefined;
   const casters: Caster[] = [];
   const ingesters: Ingester[] = [];
+  const api = new HttpApi({
+    hub,
+    config: () => config,
+    log,
+    version: packageVersion(),
+    casters: () => casters.map((c) => c.stats()),
+    ingesters: () => ingesters.map((i) => i.stats()),
+  });
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     await Promise.allSettled(ingesters.map((i) => i.stop()));
     await Promise.allSettled(casters.map((c) => c.stop()));
+    await transcode.close();
     await hls.close();
     await dvr.close();
     forward.close();
     fastCache.close();
     hub.close();
-    await Promise.allSettled([rtmp.close(), http?.close()]);
+    await Promise.allSettled([rtmp.close(), http?.close(), api.close()]);
     log.info('gateway stopped');
   };
   try {
@@ -105,6 +121,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     // forwarder. Forwarders follow publishes from here on: no await since rtmp.start(), so none is missed.
     const publishTarget = createPublishTargetResolver({ hub, rtmpPorts: rtmp.ports, log });
     forward.start(publishTarget, rtmp.ports);
+    transcode.start(publishTarget);
     if (config.httpServer.enabled) {
       http = new HttpServer({
         hub,
@@ -134,11 +151,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       ingesters.push(ingester);
       ingester.start();
     }
+    await api.start();
   } catch (err) {
     await stop();
     throw err;
   }
-  return { config, hub, rtmp, get http() { return http; }, hls, dvr, forward, casters, ingesters, stop };
+  return { config, hub, rtmp, get http() { return http; }, hls, transcode, dvr, forward, casters, ingesters, api, stop };
 }
 
 function packageVersion(): string {
