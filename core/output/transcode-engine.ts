@@ -227,8 +227,9 @@ export class TranscodeEngine implements ConsumerTarget {
     const named = metadataTracks(this.#metadata);
     const hasVideo = this.#videoConfig !== undefined || first.type === MessageType.Video || named.video;
     const hasAudio = this.#audioConfig !== undefined || first.type === MessageType.Audio || named.audio;
-    writer.writeMedia(flvFileHeader(hasAudio, hasVideo));
-    this.#fedBytes += 13;
+    const header = flvFileHeader(hasAudio, hasVideo);
+    writer.writeMedia(header);
+    this.#fedBytes += header.length;
     this.#headerWritten = true;
     for (const m of [this.#metadata, this.#videoConfig, this.#audioConfig]) if (m !== undefined) this.#write(writer, m);
   }
