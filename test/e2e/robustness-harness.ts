@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { pino } from 'pino';
 import { loadConfig } from '../../core/config/config.ts';
+import { ErrorCode, isGatewayError } from '../../core/errors.ts';
 import { startGateway, type Gateway } from '../../core/main.ts';
 import { freeTcpPort, freeUdpPort } from '../helpers/peers.ts';
 
@@ -35,6 +36,17 @@ export const LogLevel = { debug: 20, info: 30, warn: 40, error: 50 } as const;
  * @param opts.vhost extra directives inside the default vhost (default: gop_cache on, queue_length 10).
  */
 export async function startRobustGateway(opts: { maxConnections: number; logLevel?: 'debug' | 'info' | 'warn'; vhost?: string }): Promise<RobustGateway> {
+  // A port found free can be taken by another process before the gateway binds it: try other ports then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      if (!isGatewayError(err, ErrorCode.Listen) || attempt === 3) throw err;
+    }
+  }
+}
+
+async function startOnce(opts: { maxConnections: number; logLevel?: 'debug' | 'info' | 'warn'; vhost?: string }): Promise<RobustGateway> {
   const [rtmp, http, rtsp, flv, udp] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort(), await freeTcpPort(), await freeUdpPort()];
   const rtpMin = 40_000 + Math.floor(Math.random() * 10_000) * 2;
   const dir = mkdtempSync(join(tmpdir(), 'castgate-robust-'));
@@ -52,7 +64,13 @@ export async function startRobustGateway(opts: { maxConnections: number; logLeve
   const { config } = loadConfig(file);
   const logs: LogLine[] = [];
   const log = pino({ level: opts.logLevel ?? 'warn' }, { write: (s: string) => logs.push(JSON.parse(s) as LogLine) });
-  const gw = await startGateway(config, log);
+  let gw: Gateway;
+  try {
+    gw = await startGateway(config, log);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     gw,
     ports: { rtmp, http, rtsp, flv, udp },

@@ -1,6 +1,7 @@
 /**
  * RTMP server end to end on 127.0.0.1 port 0 with real peers (ffmpeg, ffprobe, rtmpdump, GStreamer rtmp2sink /
- * rtmp2src) and an in-process socket client, against the fake hub (test/helpers/fake-hub.ts).
+ * rtmp2src) and an in-process socket client (test/helpers/rtmp-test-client.ts), against the fake hub
+ * (test/helpers/fake-hub.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,11 +13,9 @@ import { pino } from 'pino';
 import { RtmpServer, type RtmpServerOptions } from '../../../core/output/rtmp-server.ts';
 import { fakeHub, type FakeHub } from '../../helpers/fake-hub.ts';
 import { probeStreams, run, startProcess, waitFor } from '../../helpers/peers.ts';
-import { ChunkReader, RtmpTypeId, type RtmpChunkMessage } from '../../../core/protocol/rtmp/chunk-reader.ts';
-import { encodeChunks } from '../../../core/protocol/rtmp/chunk-writer.ts';
-import { RTMP_HANDSHAKE_SIZE } from '../../../core/protocol/rtmp/handshake.ts';
-import { amf0Property } from '../../../core/protocol/rtmp/rtmp-commands.ts';
-import { decodeAmf0, encodeAmf0, type Amf0Value } from '../../../core/protocol/amf0.ts';
+import { RtmpTestClient } from '../../helpers/rtmp-test-client.ts';
+import { RtmpTypeId } from '../../../core/protocol/rtmp/chunk-reader.ts';
+import { decodeAmf0 } from '../../../core/protocol/amf0.ts';
 import { ErrorCode, isGatewayError } from '../../../core/errors.ts';
 import { createMessage, MessageType, type RtmpMessage } from '../../../core/media/message.ts';
 
@@ -130,65 +129,9 @@ test('rtmpdump (librtmp digest handshake) and GStreamer rtmp2sink/rtmp2src inter
 });
 
 /** A minimal in-process RTMP client over TCP (simple handshake). */
-class TestClient {
-  readonly socket: Socket;
-  readonly messages: RtmpChunkMessage[] = [];
-  readonly #reader = new ChunkReader({ onMessage: (m) => this.messages.push(m) });
-  #skip = 1 + 2 * RTMP_HANDSHAKE_SIZE;
-  /** Commands written before the handshake completes wait here (they must not be read as C2). */
-  #pending: Buffer[] | undefined = [];
-  readonly closed: Promise<void>;
-
-  constructor(port: number) {
-    this.socket = connect(port, '127.0.0.1');
-    this.socket.on('error', () => {});
-    this.closed = closed(this.socket);
-    this.socket.on('data', (d: Buffer) => {
-      if (this.#skip > 0) {
-        const n = Math.min(this.#skip, d.length);
-        this.#skip -= n;
-        if (this.#skip === 0) {
-          this.socket.write(Buffer.alloc(RTMP_HANDSHAKE_SIZE)); // C2
-          for (const b of this.#pending ?? []) this.socket.write(b);
-          this.#pending = undefined;
-        }
-        d = d.subarray(n);
-      }
-      if (d.length > 0) this.#reader.push(d);
-    });
-    const c1 = Buffer.alloc(RTMP_HANDSHAKE_SIZE, 1);
-    c1.writeUInt32BE(0, 4);
-    this.socket.write(Buffer.concat([Buffer.of(3), c1]));
-  }
-
-  command(values: Amf0Value[], messageStreamId = 0): void {
-    this.#send(encodeChunks({ chunkStreamId: 3, messageStreamId, typeId: RtmpTypeId.CommandAmf0, timestampMs: 0 }, encodeAmf0(values), 128));
-  }
-
-  #send(b: Buffer): void {
-    if (this.#pending !== undefined) this.#pending.push(b);
-    else this.socket.write(b);
-  }
-
-  statusCodes(): string[] {
-    return this.messages
-      .filter((m) => m.typeId === RtmpTypeId.CommandAmf0)
-      .map((m) => decodeAmf0(m.payload))
-      .filter((v) => v[0] === 'onStatus' || v[0] === '_error')
-      .map((v) => String(amf0Property(v[3], 'code')));
-  }
-
-  async connectAndPlay(tcUrl: string, name: string): Promise<void> {
-    this.command(['connect', 1, { app: 'live', tcUrl }]);
-    this.command(['createStream', 2, null]);
-    this.command(['play', 3, null, name], 1);
-    await waitFor(() => this.statusCodes().length > 0, 5_000);
-  }
-}
-
 test('player gets Play.Start, publish/unpublish notifications, and is resumed after socket backpressure', { timeout: 20_000 }, async () => {
   const { server, hub, port } = await startServer();
-  const player = new TestClient(port);
+  const player = new RtmpTestClient(port);
   try {
     await player.connectAndPlay(`rtmp://127.0.0.1:${port}/live`, 'x?token=abc');
     assert.deepEqual(player.statusCodes(), ['NetStream.Play.Reset', 'NetStream.Play.Start']);
@@ -219,7 +162,7 @@ test('player gets Play.Start, publish/unpublish notifications, and is resumed af
 
 test('connect to a vhost that is not allowed is rejected; maxConnections refuses the extra connection', { timeout: 20_000 }, async () => {
   const { server, port } = await startServer({ vhostAllowed: (v) => v !== 'blocked', maxConnections: 1 });
-  const a = new TestClient(port);
+  const a = new RtmpTestClient(port);
   try {
     a.command(['connect', 1, { app: 'live', tcUrl: `rtmp://127.0.0.1:${port}/live` }]);
     await waitFor(() => a.messages.some((m) => m.typeId === RtmpTypeId.CommandAmf0), 5_000);
@@ -234,7 +177,7 @@ test('connect to a vhost that is not allowed is rejected; maxConnections refuses
     await server.close();
   }
   const second = await startServer({ vhostAllowed: (v) => v !== 'blocked' });
-  const c = new TestClient(second.port);
+  const c = new RtmpTestClient(second.port);
   try {
     c.command(['connect', 1, { app: 'live', tcUrl: `rtmp://127.0.0.1:${second.port}/live?vhost=blocked` }]);
     await waitFor(() => c.statusCodes().length > 0, 5_000);
@@ -256,7 +199,7 @@ test('start() on a busy port rejects with GW_ERR_LISTEN; close() unpublishes, en
   blocker.close();
 
   const { server, hub, port } = await startServer();
-  const publisher = new TestClient(port);
+  const publisher = new RtmpTestClient(port);
   publisher.command(['connect', 1, { app: 'live', tcUrl: `rtmp://127.0.0.1:${port}/live` }]);
   publisher.command(['createStream', 2, null]);
   publisher.command(['publish', 3, null, 'x', 'live'], 1);
@@ -272,8 +215,8 @@ test('handshake deadline: a connection that connects but neither publishes nor p
   const { server, port, logs } = await startServer({ handshakeTimeoutMs: 600, maxConnections: 3 });
   const idle = connect(port, '127.0.0.1');
   idle.on('error', () => {});
-  const connectedOnly = new TestClient(port);
-  const player = new TestClient(port);
+  const connectedOnly = new RtmpTestClient(port);
+  const player = new RtmpTestClient(port);
   try {
     connectedOnly.command(['connect', 1, { app: 'live', tcUrl: `rtmp://127.0.0.1:${port}/live` }]);
     await player.connectAndPlay(`rtmp://127.0.0.1:${port}/live`, 'x');
