@@ -24,9 +24,9 @@
  * audio-config) are held, then header + configs + media go out together. Every tag is serialized once per
  * message for all players (`flvTag`, cached on the message): no copy per player.
  *
- * HTTP-TS: a TsMuxer per player (continuity counters are per connection, so TS is serialized once per player,
- * not shared like FLV tags); the program (PMT) is chosen from the held configs + first media as for FLV;
- * PAT/PMT go out at the start and before every keyframe (audio-only: every TS_AUDIO_ONLY_TABLE_INTERVAL frames).
+ * HTTP-TS: serialized once per stream for all its players (http-ts-fanout.ts: one TS muxer, continuity counters
+ * per stream, PAT/PMT before every keyframe); a player writes the shared packets of each message, after the last
+ * PAT/PMT when its first message carries none.
  *
  * HTTP-MP3 / HTTP-AAC: audio-only, raw MP3 frames (views of the shared payloads) or ADTS frames (a 7-byte header
  * per frame + a view of the raw AAC). With SRS's `fast_cache` (audio-fast-cache.ts) a new player is first given
@@ -35,26 +35,21 @@
  */
 import type { Duplex, Writable } from 'node:stream';
 import type { ConsumerOptions, ConsumerTarget, HubPort, SessionInfo, SourceEvent, Subscriber } from '../hub/ports.ts';
-import { isGatewayError, ErrorCode } from '../errors.ts';
 import { MessageType, SoundFormat, type RtmpMessage } from '../media/message.ts';
 import type { StreamKey } from '../media/stream-key.ts';
 import { flvFileHeader, flvTag } from '../protocol/flv/flv-muxer.ts';
 import { AacPacketType, readAudioTagHeader } from '../protocol/flv/flv-tag.ts';
-import { TsMuxer, tsVideoCodecOf, type TsVideoCodec } from '../remux/rtmp-to-ts.ts';
 import { parseAudioSpecificConfig, type AudioSpecificConfig } from '../codec/aac/audio-specific-config.ts';
 import { ADTS_HEADER_LENGTH, MAX_ADTS_FRAME_LENGTH, writeAdtsHeader } from '../codec/aac/adts.ts';
 import { MergedSocketWriter } from './merged-write.ts';
+import { acquireTsFanout, type TsFanout } from './http-ts-fanout.ts';
+import { HeldConfigs } from '../remux/held-configs.ts';
 import { LiveWebSocketInput } from './live-websocket.ts';
 import { WebSocketCloseStatus } from '../protocol/websocket/frame.ts';
 
 /** Bytes queued in the socket (plus our merge buffer) before the hub must queue for us instead. */
 export const HTTP_STREAM_HIGH_WATER_BYTES = 1024 * 1024;
 
-/** Config messages held back until the first media message (metadata + two sequence headers + slack). */
-const MAX_PENDING_CONFIG = 8;
-
-/** Audio PES written between PAT/PMT repetitions of an audio-only TS (≈ 1 s of AAC at 44.1 kHz). */
-const TS_AUDIO_ONLY_TABLE_INTERVAL = 43;
 
 /** Live formats served by `http_remux`, by URL extension. */
 export type HttpLiveFormat = 'flv' | 'ts' | 'mp3' | 'aac';
@@ -162,7 +157,13 @@ export abstract class HttpLiveStream implements ConsumerTarget {
    */
   play(hub: HubPort, key: StreamKey, who: SessionInfo, opts: ConsumerOptions = {}, cached?: readonly RtmpMessage[]): void {
     if (this.usesFastCache && cached !== undefined && cached.length > 0) this.prime(cached);
-    this.#sub = hub.subscribe(key, who, this, opts);
+    this.beforeSubscribe(hub, key);
+    try {
+      this.#sub = hub.subscribe(key, who, this, opts);
+    } catch (err) {
+      this.afterStop();
+      throw err;
+    }
     const socket = this.#socket;
     socket.on('drain', this.#onDrain);
     socket.on('close', this.#onSocketClose);
@@ -200,6 +201,7 @@ export abstract class HttpLiveStream implements ConsumerTarget {
     const socket = this.#socket;
     socket.off('drain', this.#onDrain); // 'close'/'error' stay: a later socket error must find a listener
     this.#sub?.close();
+    if (this.#sub !== undefined) this.afterStop();
     this.#onStop?.(reason);
     this.writer.end(closeStatus);
     this.#ws?.close();
@@ -216,6 +218,15 @@ export abstract class HttpLiveStream implements ConsumerTarget {
   /** Write the fast cache's messages before the hub's (see `play`). Formats with `usesFastCache` override it. */
   protected prime(_cached: readonly RtmpMessage[]): void {}
 
+  /**
+   * Called by `play` right before the player subscribes (shared per-stream state that must see the stream first).
+   * @throws to refuse the player (`play` rethrows).
+   */
+  protected beforeSubscribe(_hub: HubPort, _key: StreamKey): void {}
+
+  /** Called once after a subscribed player left the hub (or when subscribing failed after `beforeSubscribe`). */
+  protected afterStop(): void {}
+
   /** Stop asynchronously (the hub is delivering when an encoder finds a fatal problem). */
   protected fail(reason: string): void {
     if (!this.#stopped) process.nextTick(() => this.stop(reason));
@@ -223,39 +234,24 @@ export abstract class HttpLiveStream implements ConsumerTarget {
 }
 
 /**
- * FLV and TS: how the container starts (FLV header flags, the TS program) depends on which tracks the stream
- * has, so the configs the hub delivers first are held back until the first media message (or until
- * MAX_PENDING_CONFIG of them), then `start` writes the container's start and the held configs.
+ * HTTP-FLV: the FLV header's TypeFlags depend on which tracks the stream has, so the configs the hub delivers
+ * first are held until the first media message (held-configs.ts); then the header (flags from the held configs +
+ * first media), the held configs' tags, and from then on each message's cached FLV tag.
  */
-abstract class HeldConfigStream extends HttpLiveStream {
-  #held: RtmpMessage[] | undefined = [];
+export class HttpFlvStream extends HttpLiveStream {
+  readonly format = 'flv';
+  readonly usesFastCache = false;
+  readonly #held = new HeldConfigs();
 
   protected encode(msg: RtmpMessage): boolean {
-    const held = this.#held;
-    if (held !== undefined) {
-      if (msg.isConfig && held.length < MAX_PENDING_CONFIG) {
-        held.push(msg);
-        return false;
-      }
-      this.#held = undefined;
-      this.start(held, msg);
-    }
-    this.encodeMessage(msg);
+    const held = this.#held.offer(msg);
+    if (held === 'held') return false;
+    if (held !== undefined) this.#start(held, msg);
+    this.writer.writeMedia(flvTag(msg));
     return true;
   }
 
-  /** Write the container's start and the `held` configs; `first` (not yet written) is the message that ended the hold. */
-  protected abstract start(held: readonly RtmpMessage[], first: RtmpMessage): void;
-  /** Write one message after the start. */
-  protected abstract encodeMessage(msg: RtmpMessage): void;
-}
-
-/** HTTP-FLV: the FLV header (flags from the held configs + first media), then each message's cached FLV tag. */
-export class HttpFlvStream extends HeldConfigStream {
-  readonly format = 'flv';
-  readonly usesFastCache = false;
-
-  protected start(held: readonly RtmpMessage[], first: RtmpMessage): void {
+  #start(held: readonly RtmpMessage[], first: RtmpMessage): void {
     let hasAudio = first.type === MessageType.Audio;
     let hasVideo = first.type === MessageType.Video;
     for (const m of held) {
@@ -265,67 +261,40 @@ export class HttpFlvStream extends HeldConfigStream {
     this.writer.writeMedia(flvFileHeader(hasAudio, hasVideo));
     for (const m of held) this.writer.writeMedia(flvTag(m));
   }
-
-  protected encodeMessage(msg: RtmpMessage): void {
-    this.writer.writeMedia(flvTag(msg));
-  }
 }
 
-/** Live MPEG-TS for one player: its own TsMuxer (continuity counters per connection). */
-export class HttpTsStream extends HeldConfigStream {
+/** Live MPEG-TS for one player: the stream's shared packets (http-ts-fanout.ts). */
+export class HttpTsStream extends HttpLiveStream {
   readonly format = 'ts';
   readonly usesFastCache = false;
-  readonly #muxer = new TsMuxer();
-  readonly #out: Buffer[] = [];
-  #audioSinceTables = 0;
+  #fanout: TsFanout | undefined;
+  #started = false;
 
-  /** Choose the program from the held configs and the first media message, then write tables + configs. */
-  protected start(held: readonly RtmpMessage[], first: RtmpMessage): void {
-    let video: TsVideoCodec | undefined = first.type === MessageType.Video ? (tsVideoCodecOf(first) ?? 'h264') : undefined;
-    let audio: 'aac' | 'mp3' | undefined = first.type === MessageType.Audio ? audioCodecOf(first) : undefined;
-    for (const m of held) {
-      // The PMT must name the codec of the held sequence header (H.264 or H.265): players keep the first PMT's.
-      if (m.kind === 'video-config') video = tsVideoCodecOf(m) ?? 'h264';
-      if (m.kind === 'audio-config') audio = 'aac';
-    }
-    this.#muxer.configure(video, audio);
-    this.#muxer.writeTables(this.#out);
-    for (const m of held) this.encodeMessage(m);
+  protected override beforeSubscribe(hub: HubPort, key: StreamKey): void {
+    this.#fanout = acquireTsFanout(hub, key);
   }
 
-  protected encodeMessage(msg: RtmpMessage): void {
-    const out = this.#out;
-    // A track that appears after the start (MP3 has no sequence header): new PMT version, tables again.
-    if (msg.type === MessageType.Audio && this.#muxer.audioCodec === undefined && msg.kind === 'audio') {
-      const codec = audioCodecOf(msg);
-      if (codec !== undefined) {
-        this.#muxer.configure(this.#muxer.videoCodec, codec);
-        this.#muxer.writeTables(out);
-      }
-    } else if (msg.type === MessageType.Video && this.#muxer.videoCodec === undefined && !msg.isConfig) {
-      this.#muxer.configure(tsVideoCodecOf(msg) ?? 'h264', this.#muxer.audioCodec);
-      this.#muxer.writeTables(out);
-    }
-    if (msg.kind === 'keyframe' && this.#muxer.videoCodec !== undefined) this.#muxer.writeTables(out);
-    else if (msg.kind === 'audio' && this.#muxer.videoCodec === undefined && ++this.#audioSinceTables >= TS_AUDIO_ONLY_TABLE_INTERVAL) {
-      this.#audioSinceTables = 0;
-      this.#muxer.writeTables(out);
-    }
-    try {
-      this.#muxer.writeMessage(msg, out);
-    } catch (err) {
-      if (!isGatewayError(err)) throw err;
-      if (err.code === ErrorCode.TsUnsupportedCodec) this.fail(err.message);
-      // else: a malformed message is skipped, the stream goes on
-    }
-    for (let i = 0; i < out.length; i++) this.writer.writeMedia(out[i]);
-    out.length = 0;
+  protected override afterStop(): void {
+    this.#fanout?.release();
+    this.#fanout = undefined;
   }
-}
 
-function audioCodecOf(msg: RtmpMessage): 'aac' | 'mp3' | undefined {
-  const soundFormat = msg.payload[0] >> 4;
-  return soundFormat === SoundFormat.Aac ? 'aac' : soundFormat === SoundFormat.Mp3 ? 'mp3' : undefined;
+  protected encode(msg: RtmpMessage): boolean {
+    const fanout = this.#fanout;
+    if (fanout === undefined) return false;
+    const chunk = fanout.chunkOf(msg);
+    if (chunk === undefined) {
+      if (fanout.failure !== undefined) this.fail(fanout.failure);
+      return false;
+    }
+    if (!this.#started) {
+      this.#started = true;
+      const tables = fanout.tables;
+      if (!chunk.startsWithTables && tables !== undefined) this.writer.writeMedia(tables);
+    }
+    this.writer.writeMedia(chunk.bytes);
+    return true;
+  }
 }
 
 /** Audio-only live stream: raw MP3 frames (`.mp3`) or ADTS frames (`.aac`). Video is dropped. */

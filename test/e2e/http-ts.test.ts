@@ -11,7 +11,7 @@ import { makeStreamKey } from '../../core/media/stream-key.ts';
 import { decodeCheck, fixture, freeUdpPort, probeStreams, publishRtmp, run, sendTsOverUdp, startProcess, waitFor, type Running } from '../helpers/peers.ts';
 import { HTTP_FLV_VHOST, startTestGateway } from './harness.ts';
 
-test('RTMP push → .ts decodes with zero errors (≥90 frames in 4 s), .aac probes as aac, .flv keeps working', { timeout: 50_000 }, async () => {
+test('RTMP push → .ts decodes with zero errors (≥90 frames in 4 s, and for a late joiner), .aac probes as aac, .flv keeps working', { timeout: 50_000 }, async () => {
   const t = await startTestGateway(HTTP_FLV_VHOST);
   try {
     const tsPlay = decodeCheck(t.httpUrl('live/x.ts'), 4, { timeoutMs: 30_000 });
@@ -28,6 +28,10 @@ test('RTMP push → .ts decodes with zero errors (≥90 frames in 4 s), .aac pro
     assert.equal(v?.codec_name, 'h264');
     assert.equal(v?.width, 320);
     assert.ok(tsStreams.some((s) => s.codec_name === 'aac'));
+    // a player that joins later shares the stream's one TS serialization (from the GOP's keyframe, PAT/PMT first)
+    const lateTs = await decodeCheck(t.httpUrl('live/x.ts'), 2, { timeoutMs: 20_000 });
+    assert.deepEqual(lateTs.errors, [], 'a late HTTP-TS player decodes without errors');
+    assert.ok(lateTs.videoFrames >= 40, `late HTTP-TS video frames ${lateTs.videoFrames}`);
     const [ts, flv] = await Promise.all([tsPlay, flvPlay]);
     assert.deepEqual(ts.errors, [], 'HTTP-TS decodes without errors');
     assert.equal(ts.code, 0);

@@ -281,16 +281,7 @@ test('HTTP-TS: starts with PAT then PMT (H.264 + AAC), tables again before every
   const p = play('ts', hub);
   for (const m of [interframe(40), aac(23, 10), keyframe(80, 30)]) pub.write(m);
   await flushed();
-  const bytes = p.conn.bytes;
-  assert.equal(bytes.length % 188, 0, 'whole 188-byte packets');
-  const packets: { pid: number; pusi: boolean; cc: number; payload: Buffer }[] = [];
-  for (let i = 0; i < bytes.length; i += 188) {
-    const pkt = bytes.subarray(i, i + 188);
-    assert.equal(pkt[0], 0x47, `sync_byte of packet ${i / 188}`);
-    const afc = (pkt[3] >> 4) & 0x03;
-    const start = afc === 0x03 ? 5 + pkt[4] : 4;
-    packets.push({ pid: ((pkt[1] & 0x1f) << 8) | pkt[2], pusi: (pkt[1] & 0x40) !== 0, cc: pkt[3] & 0x0f, payload: pkt.subarray(start) });
-  }
+  const packets = tsPackets(p.conn.bytes);
   const pat = parsePat(packets[0].payload.subarray(1 + packets[0].payload[0])); // pointer_field, then the section (CRC checked)
   assert.equal(packets[0].pid, 0, 'first packet: PAT');
   const pmtPid = pat.programs.find((pr) => pr.programNumber !== 0)?.pmtPid;
@@ -299,9 +290,9 @@ test('HTTP-TS: starts with PAT then PMT (H.264 + AAC), tables again before every
   assert.deepEqual(pmt.streams.map((s) => s.streamType), [StreamType.H264, StreamType.AdtsAac]);
   const [videoPid, audioPid] = pmt.streams.map((s) => s.elementaryPid);
   const starts = packets.filter((k) => k.pusi).map((k) => (k.pid === 0 ? 'PAT' : k.pid === pmtPid ? 'PMT' : k.pid === videoPid ? 'V' : k.pid === audioPid ? 'A' : '?'));
-  // Tables at the start of the program, again before each keyframe (so twice before the first one), then the GOP
-  // replay (kf@0, aac@0), live (inter@40, aac@23), tables before kf@80.
-  assert.deepEqual(starts, ['PAT', 'PMT', 'PAT', 'PMT', 'V', 'A', 'V', 'A', 'PAT', 'PMT', 'V']);
+  // Tables at the start of the program (the first keyframe's), then the GOP replay (kf@0, aac@0), live (inter@40,
+  // aac@23), tables before kf@80.
+  assert.deepEqual(starts, ['PAT', 'PMT', 'V', 'A', 'V', 'A', 'PAT', 'PMT', 'V']);
   const firstVideo = packets.find((k) => k.pid === videoPid && k.pusi)?.payload;
   assert.ok(firstVideo !== undefined);
   assert.deepEqual([...firstVideo.subarray(0, 4)], [0x00, 0x00, 0x01, 0xe0], 'PES start code, stream_id video');
@@ -313,12 +304,75 @@ test('HTTP-TS: starts with PAT then PMT (H.264 + AAC), tables again before every
   assert.ok(firstAudio !== undefined);
   const adts = firstAudio.subarray(9 + firstAudio[8]);
   assert.deepEqual(adts.subarray(0, 7), hex('fff15080023ffc'), 'ADTS: LC, 44.1 kHz, stereo, frame_length 17 (7 + 10)');
+  assertContinuous(packets);
+});
+
+interface TsPacket { readonly pid: number; readonly pusi: boolean; readonly cc: number; readonly payload: Buffer }
+
+/** Split a TS body into packets (sync byte checked): PID, payload_unit_start_indicator, continuity_counter, payload. */
+function tsPackets(bytes: Buffer): TsPacket[] {
+  assert.equal(bytes.length % 188, 0, 'whole 188-byte packets');
+  const packets: TsPacket[] = [];
+  for (let i = 0; i < bytes.length; i += 188) {
+    const pkt = bytes.subarray(i, i + 188);
+    assert.equal(pkt[0], 0x47, `sync_byte of packet ${i / 188}`);
+    const afc = (pkt[3] >> 4) & 0x03;
+    const start = afc === 0x03 ? 5 + pkt[4] : 4;
+    packets.push({ pid: ((pkt[1] & 0x1f) << 8) | pkt[2], pusi: (pkt[1] & 0x40) !== 0, cc: pkt[3] & 0x0f, payload: pkt.subarray(start) });
+  }
+  return packets;
+}
+
+/** continuity_counter (ISO/IEC 13818-1 2.4.3.3) rises by one per packet of each PID. */
+function assertContinuous(packets: readonly TsPacket[]): void {
   const ccs = new Map<number, number>();
   for (const k of packets) {
     const prev = ccs.get(k.pid);
     if (prev !== undefined) assert.equal(k.cc, (prev + 1) & 0x0f, `continuity_counter of PID ${k.pid}`);
     ccs.set(k.pid, k.cc);
   }
+}
+
+test('HTTP-TS is serialized once per stream: players write the same Buffers; a late joiner starts at the GOP keyframe with PAT/PMT, counters continuous', async () => {
+  const hub = fakeHub();
+  const pub = hub.publish(KEY, PUB);
+  for (const m of [metadata(0), videoConfig(0), audioConfig(0), keyframe(0, 30), aac(0, 10)]) pub.write(m);
+  const first = play('ts', hub);
+  for (const m of [interframe(40), aac(23, 10)]) pub.write(m);
+  const late = play('ts', hub); // GOP replay: kf@0, aac@0, inter@40, aac@23
+  for (const m of [interframe(80), keyframe(120, 30), aac(46, 10)]) pub.write(m);
+  await flushed();
+  assert.deepEqual(late.conn.bytes, first.conn.bytes, 'the same TS body');
+  const shared = new Set(first.conn.chunks);
+  assert.ok(late.conn.chunks.length >= 7 && late.conn.chunks.every((c) => shared.has(c)), 'the very same Buffer objects (one serialization)');
+  const packets = tsPackets(late.conn.bytes);
+  assert.equal(packets[0]?.pid, 0, 'PAT first');
+  assertContinuous(packets);
+  first.live.stop('test');
+  late.live.stop('test');
+  // the fan-out left with its last player: a new player gets a new serialization of the GOP
+  const again = play('ts', hub);
+  await flushed();
+  assert.ok(again.conn.chunks.length > 0 && !again.conn.chunks.some((c) => shared.has(c)), 'serialized again');
+  const subscribes = hub.events.filter((e) => e.startsWith('subscribe'));
+  assert.equal(subscribes.length, 5, 'three players');
+  assert.equal(subscribes.filter((e) => e.includes(' http-ts-mux-')).length, 2, 'one fan-out while players play, a new one after');
+});
+
+test('HTTP-TS audio-only: a joiner between table repetitions gets the last PAT/PMT before its first audio', async () => {
+  const hub = fakeHub();
+  const pub = hub.publish(KEY, PUB);
+  pub.write(audioConfig(0));
+  const first = play('ts', hub);
+  for (let i = 0; i < 5; i++) pub.write(aac(i * 23, 10));
+  const late = play('ts', hub);
+  pub.write(aac(115, 10));
+  await flushed();
+  const firstPackets = tsPackets(first.conn.bytes);
+  const latePackets = tsPackets(late.conn.bytes);
+  assert.deepEqual(firstPackets.slice(0, 2).map((k) => k.pid), [0, 0x1000], 'PAT, PMT');
+  assert.deepEqual(latePackets.map((k) => k.pid), [0, 0x1000, 0x101], 'PAT, PMT, then the live audio');
+  assert.deepEqual(late.conn.bytes.subarray(0, 376), first.conn.bytes.subarray(0, 376), 'the same table packets (same counters)');
 });
 
 /** AAC raw frame of `size` bytes whose first byte is `tag`. */

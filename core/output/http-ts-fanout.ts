@@ -1,0 +1,127 @@
+/**
+ * Shared HTTP-TS serialization: one TsStreamSerializer per stream (core/remux/rtmp-to-ts-stream.ts) for all of
+ * its HTTP-TS players, instead of one TS muxer per player. Each message is turned into TS packets once and every
+ * player writes the same Buffer.
+ *
+ * The fan-out is itself a hub consumer of the stream, subscribed before its first player: the hub delivers each
+ * message to its consumers in subscription order, so every message is serialized in stream order before any
+ * player sees it (the GOP cache replayed to the fan-out when it subscribes included), and its `send` never
+ * reports "full", so it never skips one. Players look their message up (`chunkOf`); a player whose queue
+ * dropped frames resumes at a keyframe, whose chunk starts with PAT/PMT.
+ *
+ * Lifetime: acquired by each HTTP-TS player (`acquireTsFanout`), released when it stops; the last release leaves
+ * the hub. An unpublish resets the serializer (the next publish is a new program).
+ */
+import type { ConsumerTarget, HubPort, SourceEvent, Subscriber } from '../hub/ports.ts';
+import { nextSessionId } from '../log.ts';
+import type { RtmpMessage } from '../media/message.ts';
+import { streamKeyString, type StreamKey } from '../media/stream-key.ts';
+import { TsStreamSerializer, type TsChunk } from '../remux/rtmp-to-ts-stream.ts';
+
+/** Fan-outs per hub, by stream key string. */
+const fanouts = new WeakMap<HubPort, Map<string, TsFanout>>();
+
+export class TsFanout implements ConsumerTarget {
+  readonly #registry: Map<string, TsFanout>;
+  readonly #name: string;
+  readonly #serializer = new TsStreamSerializer();
+  /** Each message's packets (undefined: it writes none). Entries go with the messages (GOP cache, queues). */
+  readonly #chunks = new WeakMap<RtmpMessage, TsChunk | null>();
+  #sub: Subscriber | undefined;
+  #players = 0;
+  #failure: string | undefined;
+  #closed = false;
+
+  constructor(registry: Map<string, TsFanout>, name: string) {
+    this.#registry = registry;
+    this.#name = name;
+  }
+
+  /** Why the stream cannot be served as TS (its codec), once known; players then stop with it. */
+  get failure(): string | undefined {
+    return this.#failure;
+  }
+
+  /** The last PAT/PMT packets: written first to a player whose first chunk has none. */
+  get tables(): Buffer | undefined {
+    return this.#serializer.tables;
+  }
+
+  /**
+   * The packets of `msg` as serialized for this stream: undefined when it writes none (configs, metadata,
+   * skipped frames) or was never seen by this fan-out (a message of another publish).
+   */
+  chunkOf(msg: RtmpMessage): TsChunk | undefined {
+    return this.#chunks.get(msg) ?? undefined;
+  }
+
+  /** ConsumerTarget: serialize in stream order; never full. */
+  send(msg: RtmpMessage): boolean {
+    if (this.#failure !== undefined) return true;
+    try {
+      this.#chunks.set(msg, this.#serializer.write(msg) ?? null);
+    } catch (err) {
+      this.#failure = err instanceof Error ? err.message : String(err);
+    }
+    return true;
+  }
+
+  onSourceEvent(event: SourceEvent): void {
+    if (event !== 'unpublish') return;
+    this.#serializer.reset(); // chunks of the old publish stay: slow players still write their queued tail
+    this.#failure = undefined;
+  }
+
+  /** The hub detached the fan-out (gateway stopping): its players are detached too. */
+  onClose(): void {
+    this.#sub = undefined;
+    this.#close();
+  }
+
+  /** One player stopped; the last one closes the fan-out. */
+  release(): void {
+    if (--this.#players > 0) return;
+    this.#sub?.close();
+    this.#sub = undefined;
+    this.#close();
+  }
+
+  /** @internal acquireTsFanout: count a player; subscribe on the first. */
+  attach(hub: HubPort, key: StreamKey): void {
+    this.#players++;
+    if (this.#sub !== undefined || this.#closed) return;
+    this.#sub = hub.subscribe(key, { id: nextSessionId('http-ts-mux'), protocol: 'http-ts-mux' }, this, { useGopCache: true });
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#registry.get(this.#name) === this) this.#registry.delete(this.#name);
+  }
+}
+
+/**
+ * The stream's TS fan-out, subscribed to the hub (created, and subscribed, when this is its first player).
+ * Call before subscribing the player, so the fan-out sees each message first; `release()` when the player stops.
+ * @throws whatever HubPort.subscribe throws (GW_ERR_STREAM_BUSY while the gateway stops); nothing is then held.
+ */
+export function acquireTsFanout(hub: HubPort, key: StreamKey): TsFanout {
+  let byKey = fanouts.get(hub);
+  if (byKey === undefined) {
+    byKey = new Map();
+    fanouts.set(hub, byKey);
+  }
+  const name = streamKeyString(key);
+  let fanout = byKey.get(name);
+  if (fanout === undefined) {
+    fanout = new TsFanout(byKey, name);
+    byKey.set(name, fanout);
+  }
+  try {
+    fanout.attach(hub, key);
+  } catch (err) {
+    fanout.release();
+    throw err;
+  }
+  return fanout;
+}
