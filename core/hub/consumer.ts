@@ -49,6 +49,8 @@ export interface ConsumerConfig {
 export class Consumer implements Subscriber {
   readonly key: StreamKey;
   readonly who: SessionInfo;
+  /** Date.now() when it was attached (the HTTP API's client `alive`). */
+  readonly sinceMs = Date.now();
   readonly #target: ConsumerTarget;
   readonly #owner: ConsumerOwner;
   readonly #sourceLog: Logger;

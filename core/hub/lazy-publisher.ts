@@ -16,15 +16,21 @@ export class LazyPublisher {
   readonly #target: PublishTarget;
   readonly #who: SessionInfo;
   readonly #log: Logger;
+  readonly #onClosedByHub: ((reason: string) => void) | undefined;
   #publisher: Publisher | undefined;
   #refused = false;
   /** Messages handed on since construction. */
   messages = 0;
 
-  constructor(target: PublishTarget, who: SessionInfo, log: Logger) {
+  /**
+   * @param onClosedByHub the hub ended the publish (kicked through the HTTP API, gateway stopping): the owner
+   *   restarts its source; without it, the next write publishes again.
+   */
+  constructor(target: PublishTarget, who: SessionInfo, log: Logger, onClosedByHub?: (reason: string) => void) {
     this.#target = target;
     this.#who = who;
     this.#log = log;
+    this.#onClosedByHub = onClosedByHub;
   }
 
   get publishing(): boolean {
@@ -39,7 +45,15 @@ export class LazyPublisher {
     if (this.#publisher === undefined) {
       if (this.#refused) return false;
       try {
-        this.#publisher = this.#target.hub.publish(this.#target.key, this.#who);
+        const publisher = this.#target.hub.publish(this.#target.key, this.#who, {
+          onClose: (reason) => {
+            if (this.#publisher !== publisher) return;
+            this.#publisher = undefined;
+            this.#log.info({ reason }, `${this.#who.protocol} publish ended by the hub`);
+            this.#onClosedByHub?.(reason);
+          },
+        });
+        this.#publisher = publisher;
         this.#log.info(`${this.#who.protocol} publishing`);
       } catch (err) {
         this.#refused = true;

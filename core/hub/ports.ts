@@ -19,6 +19,17 @@ export interface SessionInfo {
   readonly query?: string;
 }
 
+/**
+ * What a publishing session hands to `HubPort.publish` besides who it is: told when the hub, not the session, ends
+ * the publish (kicked through the HTTP API `DELETE /api/v1/clients/{id}`, gateway stopping). The session then
+ * closes its transport (RTMP connection, RTSP session, FLV POST, UDP sender session) or restarts its source (an
+ * ingester's ffmpeg), as SRS's ISrsExpire::expire() makes a kicked connection end.
+ */
+export interface PublisherEvents {
+  /** The publish was ended by the hub; the Publisher is already closed (its writes are ignored). Called once. */
+  onClose?(reason: string): void;
+}
+
 /** The write side of one live stream. Obtained from `HubPort.publish`. */
 export interface Publisher {
   readonly key: StreamKey;
@@ -124,10 +135,10 @@ export type PublishTargetResolver = (url: string) => PublishTarget;
 
 export interface HubPort {
   /**
-   * Become the publisher of `key`.
+   * Become the publisher of `key`. `events.onClose` is called when the hub ends this publish (kick, stop).
    * @throws GatewayError GW_ERR_STREAM_BUSY when another publisher holds the key (the first keeps streaming).
    */
-  publish(key: StreamKey, who: SessionInfo): Publisher;
+  publish(key: StreamKey, who: SessionInfo, events?: PublisherEvents): Publisher;
   /**
    * Attach a player. Creates the source if nobody publishes yet (the player waits, SRS semantics).
    * Delivers: metadata → sequence headers → GOP cache → live.
@@ -135,4 +146,36 @@ export interface HubPort {
   subscribe(key: StreamKey, who: SessionInfo, target: ConsumerTarget, opts?: ConsumerOptions): Subscriber;
   /** Is someone publishing `key` now? */
   isPublishing(key: StreamKey): boolean;
+}
+
+/** One publisher or player attached to the hub (the HTTP API's `/api/v1/clients`, SRS SrsStatisticClient). */
+export interface ClientSnapshot {
+  readonly who: SessionInfo;
+  readonly key: StreamKey;
+  /** Id of the source it publishes or plays (`StreamSnapshot.id`). */
+  readonly streamId: string;
+  readonly publish: boolean;
+  /** Date.now() when it attached (published or subscribed). */
+  readonly sinceMs: number;
+  /** FLV tag body bytes published by this client (0 for a player). */
+  readonly recvBytes: number;
+  /** FLV tag body bytes delivered to this client (0 for a publisher). */
+  readonly sendBytes: number;
+  /** Messages dropped for this player because it was too slow (0 for a publisher). */
+  readonly droppedMessages: number;
+}
+
+/**
+ * The sessions attached to the hub, listed and kicked by the HTTP API. Every publisher and player reaches the hub
+ * through `publish`/`subscribe` with its SessionInfo, so nothing registers twice. Implemented by SourceHub.
+ */
+export interface ClientRegistry {
+  /** Every publisher and player (internal consumers such as HLS and DVR included), in source order. */
+  clients(): ClientSnapshot[];
+  /**
+   * End every publish and play of the session `id`: a publisher is unpublished and told with
+   * `PublisherEvents.onClose(reason)`, a player is detached with `ConsumerTarget.onClose(reason)`.
+   * @returns false when no client has that id.
+   */
+  kick(id: string, reason: string): boolean;
 }

@@ -11,10 +11,22 @@ import type { Logger } from '../log.ts';
 import { streamKeyString, type StreamKey } from '../media/stream-key.ts';
 import { DEFAULT_QUEUE_MAX_BYTES } from './consumer.ts';
 import { DEFAULT_GOP_CACHE_MAX_BYTES } from './gop-cache.ts';
-import type { ConsumerOptions, ConsumerTarget, HubPort, Publisher, SessionInfo, SourceEvents, Subscriber } from './ports.ts';
-import { Source, type StreamSnapshot, type VhostHubSettings } from './source.ts';
+import type {
+  ClientRegistry,
+  ClientSnapshot,
+  ConsumerOptions,
+  ConsumerTarget,
+  HubPort,
+  Publisher,
+  PublisherEvents,
+  SessionInfo,
+  SourceEvents,
+  Subscriber,
+} from './ports.ts';
+import { generateStatId, Source, type StreamSnapshot, type VhostHubSettings } from './source.ts';
 
 export type { StreamSnapshot, VhostHubSettings };
+export { generateStatId };
 export { DEFAULT_GOP_CACHE_MAX_BYTES, DEFAULT_QUEUE_MAX_BYTES };
 
 /**
@@ -23,6 +35,20 @@ export { DEFAULT_GOP_CACHE_MAX_BYTES, DEFAULT_QUEUE_MAX_BYTES };
  * no media.
  */
 export const DEFAULT_SOURCE_LINGER_MS = 10_000;
+
+/** Counters over every source since the hub started (the Prometheus exporter's totals). */
+export interface HubTotals {
+  /** FLV tag body bytes written by publishers. */
+  readonly recvBytes: number;
+  /** FLV tag body bytes delivered to consumers. */
+  readonly sendBytes: number;
+  /** Messages dropped for consumers that were too slow (whole GOPs, STYLE habit 13). */
+  readonly droppedMessages: number;
+  /** Successful `publish` calls. */
+  readonly publishes: number;
+  /** `subscribe` calls. */
+  readonly plays: number;
+}
 
 export interface SourceHubOptions {
   /** Parent logger; each source gets `log.child({ stream: 'vhost/app/stream' })`. */
@@ -37,7 +63,7 @@ export interface SourceHubOptions {
   readonly sourceLingerMs?: number;
 }
 
-export class SourceHub implements HubPort, SourceEvents {
+export class SourceHub implements HubPort, SourceEvents, ClientRegistry {
   readonly #log: Logger;
   readonly #vhost: (vhostName: string) => VhostHubSettings;
   readonly #queueMaxBytes: number;
@@ -49,6 +75,10 @@ export class SourceHub implements HubPort, SourceEvents {
   /** Publish listeners; a Set of wrapper objects so the same function can be added twice and removed once. */
   readonly #publishListeners = new Set<{ readonly fn: (key: StreamKey, who: SessionInfo) => void }>();
   #closed = false;
+  /** Totals of the sources already reaped, and the publish/play counts. */
+  readonly #retired = { recvBytes: 0, sendBytes: 0, droppedMessages: 0 };
+  #publishes = 0;
+  #plays = 0;
 
   constructor(opts: SourceHubOptions) {
     this.#log = opts.log;
@@ -59,11 +89,11 @@ export class SourceHub implements HubPort, SourceEvents {
   }
 
   /**
-   * Become the publisher of `key`.
+   * Become the publisher of `key`; `events.onClose` is called when the hub ends the publish (kick, close).
    * @throws GatewayError GW_ERR_STREAM_BUSY when another publisher holds the key (it keeps streaming), or when
    *   the hub is closed.
    */
-  publish(key: StreamKey, who: SessionInfo): Publisher {
+  publish(key: StreamKey, who: SessionInfo, events?: PublisherEvents): Publisher {
     this.#assertOpen(key);
     const source = this.#source(key);
     const current = source.publisher;
@@ -71,7 +101,8 @@ export class SourceHub implements HubPort, SourceEvents {
       throw new GatewayError(ErrorCode.StreamBusy, `${source.keyString} is already published by ${current.id}`);
     }
     this.#cancelReap(source);
-    const publisher = source.publish(who, this.#vhost(key.vhost));
+    const publisher = source.publish(who, this.#vhost(key.vhost), events);
+    this.#publishes++;
     for (const listener of [...this.#publishListeners]) {
       try {
         listener.fn(source.key, who);
@@ -99,6 +130,7 @@ export class SourceHub implements HubPort, SourceEvents {
     const source = this.#source(key);
     this.#cancelReap(source);
     const settings = this.#vhost(key.vhost);
+    this.#plays++;
     return source.subscribe(
       who,
       target,
@@ -117,6 +149,31 @@ export class SourceHub implements HubPort, SourceEvents {
     const out: StreamSnapshot[] = [];
     for (const source of this.#sources.values()) out.push(source.snapshot());
     return out;
+  }
+
+  clients(): ClientSnapshot[] {
+    const out: ClientSnapshot[] = [];
+    for (const source of this.#sources.values()) source.clients(out);
+    return out;
+  }
+
+  kick(id: string, reason: string): boolean {
+    let found = false;
+    for (const source of [...this.#sources.values()]) if (source.kick(id, reason)) found = true;
+    if (found) this.#log.warn({ client: id, reason }, 'client kicked');
+    return found;
+  }
+
+  /** Totals since the hub started: every source, reaped ones included. */
+  totals(): HubTotals {
+    let { recvBytes, sendBytes, droppedMessages } = this.#retired;
+    for (const source of this.#sources.values()) {
+      const s = source.snapshot();
+      recvBytes += s.recvBytes;
+      sendBytes += s.sendBytes;
+      droppedMessages += source.droppedMessages;
+    }
+    return { recvBytes, sendBytes, droppedMessages, publishes: this.#publishes, plays: this.#plays };
   }
 
   /** Stop everything: unpublish all, close all consumers (`onClose('gateway stopping')`). Idempotent. */
@@ -154,16 +211,25 @@ export class SourceHub implements HubPort, SourceEvents {
   #scheduleReap(source: Source): void {
     if (this.#closed || this.#sources.get(source.keyString) !== source) return;
     if (this.#lingerMs <= 0) {
-      this.#sources.delete(source.keyString);
+      this.#retire(source);
       return;
     }
     this.#cancelReap(source);
     const timer = setTimeout(() => {
       this.#reapTimers.delete(source);
-      if (source.idle && this.#sources.get(source.keyString) === source) this.#sources.delete(source.keyString);
+      if (source.idle && this.#sources.get(source.keyString) === source) this.#retire(source);
     }, this.#lingerMs);
     timer.unref();
     this.#reapTimers.set(source, timer);
+  }
+
+  /** Forget an idle source, keeping its counters in the totals. */
+  #retire(source: Source): void {
+    this.#sources.delete(source.keyString);
+    const s = source.snapshot();
+    this.#retired.recvBytes += s.recvBytes;
+    this.#retired.sendBytes += s.sendBytes;
+    this.#retired.droppedMessages += source.droppedMessages;
   }
 
   #cancelReap(source: Source): void {

@@ -12,6 +12,7 @@
  * get `onSourceEvent('unpublish')`; a new publish sends `onSourceEvent('publish')`. The owner (SourceHub) is
  * told when the source becomes idle (no publisher, no consumers) and reaps it.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import type { RtmpMessage } from '../media/message.ts';
 import { TimestampCorrector, type TimeJitterMode } from '../media/jitter.ts';
@@ -19,7 +20,21 @@ import { streamKeyString, type StreamKey } from '../media/stream-key.ts';
 import { Consumer, type ConsumerOwner } from './consumer.ts';
 import { GopCache } from './gop-cache.ts';
 import { MetaCache, type AudioTrackInfo, type VideoTrackInfo } from './meta-cache.ts';
-import type { ConsumerTarget, Publisher, SessionInfo } from './ports.ts';
+import type { ClientSnapshot, ConsumerTarget, Publisher, PublisherEvents, SessionInfo } from './ports.ts';
+
+/** Alphabet of SRS's srs_random_str (srs_kernel_utility.cpp). */
+const STAT_ID_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
+
+/**
+ * A random statistics id as SRS 5 makes them for streams, vhosts and servers: `vid-` and 7 characters of [0-9a-z]
+ * (srs_app_statistic.cpp srs_generate_stat_vid). Random, so an id never names another stream after a restart.
+ */
+export function generateStatId(): string {
+  const bytes = randomBytes(7);
+  let id = 'vid-';
+  for (const b of bytes) id += STAT_ID_ALPHABET[b % STAT_ID_ALPHABET.length];
+  return id;
+}
 
 /** The per-vhost settings the hub applies (from the config's vhost `play { }` block). */
 export interface VhostHubSettings {
@@ -33,6 +48,8 @@ export interface VhostHubSettings {
 
 /** One entry of `SourceHub.streams()`. */
 export interface StreamSnapshot {
+  /** Process-unique id of this source (SRS stream id `vid-xxxxxxx`): kept while it has a publisher or players. */
+  readonly id: string;
   readonly key: string;
   readonly publisher: SessionInfo | undefined;
   readonly consumers: number;
@@ -43,9 +60,21 @@ export interface StreamSnapshot {
   readonly bytesIn: number;
   /** Date.now() when the current publisher started; undefined when nobody publishes. */
   readonly startedAtMs: number | undefined;
+  /** Date.now() when the source was created (first publisher or player). */
+  readonly createdAtMs: number;
+  /** FLV tag body bytes written by every publisher since the source was created. */
+  readonly recvBytes: number;
+  /** FLV tag body bytes delivered to every consumer (gone ones included) since the source was created. */
+  readonly sendBytes: number;
+  /** Video frames (not sequence headers) written since the source was created (SRS stream `frames`). */
+  readonly videoFrames: number;
+  /** The current video sequence header (width/height are read from it by core/stats), if any. */
+  readonly videoConfig: RtmpMessage | undefined;
 }
 
 export interface SourceConfig {
+  /** StreamSnapshot.id; default a new generateStatId(). */
+  readonly id?: string;
   readonly key: StreamKey;
   /** Child logger bound to this stream. */
   readonly log: Logger;
@@ -58,13 +87,16 @@ export interface SourceConfig {
 class SourcePublisher implements Publisher {
   readonly key: StreamKey;
   readonly who: SessionInfo;
+  readonly events: PublisherEvents | undefined;
+  readonly sinceMs = Date.now();
   readonly #source: Source;
   closed = false;
 
-  constructor(source: Source, who: SessionInfo) {
+  constructor(source: Source, who: SessionInfo, events: PublisherEvents | undefined) {
     this.#source = source;
     this.key = source.key;
     this.who = who;
+    this.events = events;
   }
 
   write(msg: RtmpMessage): void {
@@ -79,8 +111,10 @@ class SourcePublisher implements Publisher {
 }
 
 export class Source implements ConsumerOwner {
+  readonly id: string;
   readonly key: StreamKey;
   readonly keyString: string;
+  readonly createdAtMs = Date.now();
   readonly #log: Logger;
   readonly #onIdle: (source: Source) => void;
   readonly #meta = new MetaCache();
@@ -93,8 +127,14 @@ export class Source implements ConsumerOwner {
   #messagesIn = 0;
   #bytesIn = 0;
   #startedAtMs: number | undefined;
+  /** Since creation: bytes written by publishers, video frames, and what consumers that left were sent. */
+  #recvBytes = 0;
+  #videoFrames = 0;
+  #goneSentBytes = 0;
+  #goneDroppedMessages = 0;
 
   constructor(cfg: SourceConfig) {
+    this.id = cfg.id ?? generateStatId();
     this.key = cfg.key;
     this.keyString = streamKeyString(cfg.key);
     this.#log = cfg.log;
@@ -120,8 +160,8 @@ export class Source implements ConsumerOwner {
    * Become the publisher. The caller (SourceHub) has checked that nobody publishes.
    * `settings` are read per publish, so a reloaded vhost applies from the next publish.
    */
-  publish(who: SessionInfo, settings: VhostHubSettings): Publisher {
-    const handle = new SourcePublisher(this, who);
+  publish(who: SessionInfo, settings: VhostHubSettings, events?: PublisherEvents): Publisher {
+    const handle = new SourcePublisher(this, who, events);
     this.#publisher = handle;
     if (this.#corrector.mode !== settings.timeJitter) this.#corrector = new TimestampCorrector(settings.timeJitter);
     else this.#corrector.reset();
@@ -150,6 +190,8 @@ export class Source implements ConsumerOwner {
     const corrected = msg.withTimestamp(this.#corrector.correct(msg));
     this.#messagesIn++;
     this.#bytesIn += corrected.payload.length;
+    this.#recvBytes += corrected.payload.length;
+    if (corrected.kind === 'keyframe' || corrected.kind === 'interframe') this.#videoFrames++;
     this.#meta.update(corrected);
     if (!corrected.isConfig) this.#gop.push(corrected);
     const consumers = this.#consumers;
@@ -191,6 +233,9 @@ export class Source implements ConsumerOwner {
 
   /** ConsumerOwner: a consumer left (closed by its output, failed, or closed by the hub). */
   detach(consumer: Consumer): void {
+    const gone = consumer.stats();
+    this.#goneSentBytes += gone.sentBytes;
+    this.#goneDroppedMessages += gone.droppedMessages;
     if (this.#fanoutDepth > 0) {
       this.#removalPending = true;
     } else {
@@ -201,17 +246,65 @@ export class Source implements ConsumerOwner {
     if (this.idle) this.#onIdle(this);
   }
 
-  /** Close everything: unpublish, then detach every consumer with `onClose(reason)`. */
+  /** Close everything: unpublish (the publisher is told with `onClose`), then detach every consumer with `onClose(reason)`. */
   close(reason: string): void {
     // No 'unpublish' events: the consumers are closed right after.
-    if (this.#publisher !== undefined) this.#endPublish(this.#publisher, reason);
+    const p = this.#publisher;
+    if (p !== undefined) {
+      this.#endPublish(p, reason);
+      this.#tellPublisher(p, reason);
+    }
     const consumers = this.#consumers.slice();
     for (const c of consumers) c.closeByHub(reason);
     this.#consumers.length = 0;
   }
 
+  /**
+   * End the publish and every play of session `id` (the HTTP API's kick): the publisher is unpublished (players
+   * stay and wait, SRS) and told with `PublisherEvents.onClose`; its players are detached with `onClose`.
+   * @returns whether the session was found here.
+   */
+  kick(id: string, reason: string): boolean {
+    let found = false;
+    const p = this.#publisher;
+    if (p !== undefined && p.who.id === id) {
+      found = true;
+      this.unpublish(p, reason);
+      this.#tellPublisher(p, reason);
+    }
+    for (const c of this.#consumers.slice()) {
+      if (c.closed || c.who.id !== id) continue;
+      found = true;
+      c.closeByHub(reason);
+    }
+    return found;
+  }
+
+  /** Append this source's publisher and players to `out` (ClientRegistry.clients). */
+  clients(out: ClientSnapshot[]): void {
+    const p = this.#publisher;
+    if (p !== undefined) {
+      out.push({ who: p.who, key: this.key, streamId: this.id, publish: true, sinceMs: p.sinceMs, recvBytes: this.#bytesIn, sendBytes: 0, droppedMessages: 0 });
+    }
+    for (const c of this.#consumers) {
+      if (c.closed) continue;
+      const st = c.stats();
+      out.push({ who: c.who, key: this.key, streamId: this.id, publish: false, sinceMs: c.sinceMs, recvBytes: 0, sendBytes: st.sentBytes, droppedMessages: st.droppedMessages });
+    }
+  }
+
+  /** Messages dropped for slow consumers since the source was created (gone consumers included). */
+  get droppedMessages(): number {
+    let n = this.#goneDroppedMessages;
+    for (const c of this.#consumers) if (!c.closed) n += c.stats().droppedMessages;
+    return n;
+  }
+
   snapshot(): StreamSnapshot {
+    let sendBytes = this.#goneSentBytes;
+    for (const c of this.#consumers) if (!c.closed) sendBytes += c.stats().sentBytes;
     const s: {
+      id: string;
       key: string;
       publisher: SessionInfo | undefined;
       consumers: number;
@@ -220,13 +313,24 @@ export class Source implements ConsumerOwner {
       messagesIn: number;
       bytesIn: number;
       startedAtMs: number | undefined;
+      createdAtMs: number;
+      recvBytes: number;
+      sendBytes: number;
+      videoFrames: number;
+      videoConfig: RtmpMessage | undefined;
     } = {
+      id: this.id,
       key: this.keyString,
       publisher: this.publisher,
       consumers: this.consumerCount,
       messagesIn: this.#messagesIn,
       bytesIn: this.#bytesIn,
       startedAtMs: this.#startedAtMs,
+      createdAtMs: this.createdAtMs,
+      recvBytes: this.#recvBytes,
+      sendBytes,
+      videoFrames: this.#videoFrames,
+      videoConfig: this.#meta.videoConfig,
     };
     if (this.#meta.video !== undefined) s.video = this.#meta.video;
     if (this.#meta.audio !== undefined) s.audio = this.#meta.audio;
@@ -240,6 +344,15 @@ export class Source implements ConsumerOwner {
     this.#meta.clear();
     this.#gop.clear();
     this.#log.info({ publisher: p.who.id, reason, messagesIn: this.#messagesIn, bytesIn: this.#bytesIn }, 'unpublish');
+  }
+
+  /** The hub ended `p`'s publish: tell its session (a throwing callback is logged, never propagated). */
+  #tellPublisher(p: SourcePublisher, reason: string): void {
+    try {
+      p.events?.onClose?.(reason);
+    } catch (err) {
+      this.#log.warn({ err, publisher: p.who.id }, 'publisher onClose threw');
+    }
   }
 
   #notify(event: 'publish' | 'unpublish'): void {
