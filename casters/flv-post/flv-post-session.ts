@@ -132,7 +132,8 @@ export class FlvPostSession {
     if (this.#done) return;
     const { hub, key, info, log } = this.#opts;
     try {
-      this.#publisher = hub.publish(key, info);
+      // Kicked through the HTTP API (or the gateway stopping): answer 503 and drop the connection.
+      this.#publisher = hub.publish(key, info, { onClose: (reason) => this.stop(reason) });
     } catch (err) {
       if (isGatewayError(err, ErrorCode.StreamBusy)) this.#finish(409, `${err.code}: ${err.message}`);
       else {

@@ -114,6 +114,7 @@ export class MpegtsUdpCaster implements Caster {
       caster: 'mpegts_over_udp',
       listen: this.#port,
       stream: streamKeyString(this.#opts.target.key),
+      session: this.#session?.id,
       publishing: this.#session?.publisher !== undefined,
       sender: this.#session?.sender,
       datagrams: this.#datagrams,
@@ -193,7 +194,14 @@ export class MpegtsUdpCaster implements Caster {
   #publish(session: UdpSession): void {
     session.lastPublishAttemptMs = Date.now();
     try {
-      session.publisher = this.#opts.target.hub.publish(this.#opts.target.key, { id: session.id, protocol: 'mpegts_over_udp', remote: session.sender });
+      // Kicked through the HTTP API: the session ends (a sender that goes on sending starts a new one, as SRS's
+      // caster reconnects its RTMP client).
+      const who = { id: session.id, protocol: 'mpegts_over_udp', remote: session.sender };
+      session.publisher = this.#opts.target.hub.publish(this.#opts.target.key, who, {
+        onClose: (reason) => {
+          if (this.#session === session) this.#endSession(reason);
+        },
+      });
     } catch (err) {
       if (isGatewayError(err, ErrorCode.StreamBusy)) this.#foreign.hit(err);
       else session.log.error({ err }, 'publish failed');

@@ -369,7 +369,8 @@ export class RtspSession {
       query: this.#query,
     };
     try {
-      this.#publisher = target.hub.publish(target.key, info);
+      // Kicked through the HTTP API (or the gateway stopping): the session and its connection end.
+      this.#publisher = target.hub.publish(target.key, info, { onClose: (reason) => this.close(reason) });
     } catch (err) {
       this.#out.reject(isGatewayError(err, ErrorCode.StreamBusy) ? 403 : 500, cseq, err);
       return;

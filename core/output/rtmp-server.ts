@@ -259,7 +259,9 @@ class RtmpSession implements RtmpConnectionHandler {
     let publisher: Publisher;
     try {
       const q = streamName.indexOf('?');
-      publisher = this.#opts.hub.publish(key, q < 0 || q === streamName.length - 1 ? this.#who : { ...this.#who, query: streamName.slice(q + 1) });
+      const who = q < 0 || q === streamName.length - 1 ? this.#who : { ...this.#who, query: streamName.slice(q + 1) };
+      // Kicked through the HTTP API (or the gateway stopping): the whole connection ends, as SRS expires it.
+      publisher = this.#opts.hub.publish(key, who, { onClose: (reason) => this.close(reason) });
     } catch (err) {
       if (!isGatewayError(err, ErrorCode.StreamBusy)) throw err;
       this.#log.warn({ stream: streamKeyString(key) }, `RTMP publish refused: ${err.message}`);

@@ -65,7 +65,9 @@ export class FfmpegFlvProcess {
     this.#opts = opts;
     this.#log = opts.log;
     this.#decodeErrors = new PithyLog(opts.log, 'FLV decode errors from ffmpeg');
-    this.#publisher = opts.target === undefined ? undefined : new LazyPublisher(opts.target, opts.who, opts.log);
+    // A publish ended by the hub (kicked through the HTTP API) restarts ffmpeg, as SRS's ingester restarts an ffmpeg
+    // whose RTMP connection was kicked.
+    this.#publisher = opts.target === undefined ? undefined : new LazyPublisher(opts.target, opts.who, opts.log, () => this.#process.restartChild());
     const { who: _who, ffmpegPath, target: _target, cleanup: _cleanup, onSpawn, onExit, ...supervision } = opts;
     this.#process = new SupervisedProcess({
       ...supervision,
