@@ -134,6 +134,23 @@ export interface VhostConfig {
   readonly transcodes: readonly TranscodeConfig[];
 }
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+/** `http_api { }` (SRS srs_app_http_api.cpp): the API listeners, CORS, the RAW API, Basic authentication. */
+export interface HttpApiConfig {
+  readonly enabled: boolean;
+  readonly listen: readonly ListenAddress[];
+  /** `crossdomain`, default true (SRS). */
+  readonly crossdomain: boolean;
+  readonly rawApi: { readonly enabled: boolean; readonly allowReload: boolean };
+  /** username and password are set when enabled. */
+  readonly auth: { readonly enabled: boolean; readonly username: string | undefined; readonly password: string | undefined };
+}
+/** `exporter { }` (SRS 5 Prometheus exporter). */
+export interface ExporterConfig {
+  readonly enabled: boolean;
+  readonly listen: readonly ListenAddress[];
+  readonly label: string | undefined;
+  readonly tag: string | undefined;
+}
 export interface Config {
   readonly file: string;
   /** RTMP listen addresses. */
@@ -141,7 +158,8 @@ export interface Config {
   readonly maxConnections: number;
   readonly logLevel: LogLevel;
   readonly httpServer: { readonly enabled: boolean; readonly listen: readonly ListenAddress[]; readonly dir: string };
-  readonly httpApi: { readonly enabled: boolean; readonly listen: readonly ListenAddress[] };
+  readonly httpApi: HttpApiConfig;
+  readonly exporter: ExporterConfig;
   /** Every stream_caster block, enabled or not, in file order (disabled incomplete ones are left out). */
   readonly streamCasters: readonly StreamCasterConfig[];
   /** Always contains '__defaultVhost__'. Immutable: set/delete/clear throw. */
@@ -449,6 +467,28 @@ function buildCaster(b: Builder, d: Directive): StreamCasterConfig | undefined {
   };
 }
 
+/** `http_api { }`; `auth { enabled on; }` requires username and password (the error points at its `enabled`). */
+function buildHttpApi(root: Section): HttpApiConfig {
+  const authEnabled = value(root, 'http_api.auth.enabled');
+  if (authEnabled) {
+    const on = (root.values.get('http_api.auth.enabled') as Entry).directive;
+    for (const name of ['username', 'password'] as const) {
+      if (!root.values.has(`http_api.auth.${name}`)) throw invalid(on, `'auth' is enabled and requires '${name}'`);
+    }
+  }
+  return {
+    enabled: value(root, 'http_api.enabled'),
+    listen: value(root, 'http_api.listen'),
+    crossdomain: value(root, 'http_api.crossdomain'),
+    rawApi: { enabled: value(root, 'http_api.raw_api.enabled'), allowReload: value(root, 'http_api.raw_api.allow_reload') },
+    auth: {
+      enabled: authEnabled,
+      username: authEnabled ? value(root, 'http_api.auth.username') : optional(root, 'http_api.auth.username'),
+      password: authEnabled ? value(root, 'http_api.auth.password') : optional(root, 'http_api.auth.password'),
+    },
+  };
+}
+
 /** `forward { }`: `destination` is required when enabled; each argument must be a destination form. */
 function buildForward(s: Section): ForwardConfig {
   const enabled = value(s, 'vhost.forward.enabled');
@@ -508,7 +548,13 @@ function build(file: string, directives: readonly Directive[]): LoadedConfig {
       listen: value(root, 'http_server.listen'),
       dir: value(root, 'http_server.dir'),
     },
-    httpApi: { enabled: value(root, 'http_api.enabled'), listen: value(root, 'http_api.listen') },
+    httpApi: buildHttpApi(root),
+    exporter: {
+      enabled: value(root, 'exporter.enabled'),
+      listen: value(root, 'exporter.listen'),
+      label: optional(root, 'exporter.label'),
+      tag: optional(root, 'exporter.tag'),
+    },
     streamCasters,
     vhosts,
   };

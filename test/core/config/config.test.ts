@@ -218,7 +218,8 @@ test('an empty conf gives every default', () => {
   assert.equal(config.maxConnections, 1000);
   assert.equal(config.logLevel, 'info');
   assert.deepEqual(config.httpServer, { enabled: false, listen: [{ host: undefined, port: 8080 }], dir: './objs/nginx/html' });
-  assert.deepEqual(config.httpApi, { enabled: false, listen: [{ host: undefined, port: 1985 }] });
+  assert.deepEqual(config.httpApi, { enabled: false, listen: [{ host: undefined, port: 1985 }], crossdomain: true, rawApi: { enabled: false, allowReload: false }, auth: { enabled: false, username: undefined, password: undefined } });
+  assert.deepEqual(config.exporter, { enabled: false, listen: [{ host: undefined, port: 9972 }], label: undefined, tag: undefined });
   assert.deepEqual(config.streamCasters, []);
   assert.deepEqual([...config.vhosts.keys()], ['__defaultVhost__']);
   assert.deepEqual(config.vhosts.get('__defaultVhost__'), {
@@ -250,7 +251,7 @@ test('globals, http sections and SRS log levels', () => {
   assert.equal(config.maxConnections, 20);
   assert.equal(config.logLevel, 'trace');
   assert.deepEqual(config.httpServer, { enabled: true, listen: [{ host: '0.0.0.0', port: 8081 }], dir: './html' });
-  assert.deepEqual(config.httpApi, { enabled: true, listen: [{ host: undefined, port: 1986 }] });
+  assert.deepEqual(config.httpApi, { enabled: true, listen: [{ host: undefined, port: 1986 }], crossdomain: true, rawApi: { enabled: false, allowReload: false }, auth: { enabled: false, username: undefined, password: undefined } });
   const levels = { verbose: 'trace', info: 'debug', trace: 'info', warn: 'warn', error: 'error' } as const;
   for (const [srs, ours] of Object.entries(levels)) assert.equal(load(`srs_log_level ${srs};`).config.logLevel, ours);
 });
@@ -477,7 +478,7 @@ test('every conf/*.conf loads without errors or warnings', () => {
   const main: Config = loadConfig(join(confDir, 'castgate.conf')).config;
   assert.deepEqual(main.listen, [{ host: undefined, port: 1935 }]);
   assert.deepEqual(main.httpServer, { enabled: true, listen: [{ host: undefined, port: 8080 }], dir: './html' });
-  assert.deepEqual(main.httpApi, { enabled: false, listen: [{ host: undefined, port: 1985 }] });
+  assert.deepEqual(main.httpApi, { enabled: false, listen: [{ host: undefined, port: 1985 }], crossdomain: true, rawApi: { enabled: false, allowReload: false }, auth: { enabled: false, username: undefined, password: undefined } });
   assert.deepEqual(
     main.streamCasters.map((c) => [c.enabled, c.caster, c.output, c.listen.port]),
     [[true, 'mpegts_over_udp', 'rtmp://127.0.0.1/live/livestream', 8935], [true, 'rtsp', 'rtmp://127.0.0.1/[app]/[stream]', 8554]],
