@@ -72,6 +72,8 @@ export function createCaster(cfg: StreamCasterConfig, ctx: CasterContext): Caste
     target: casterOutput(cfg.output, ctx)({ app: 'live', stream: 'livestream' }),
     listen: cfg.listen,
     multicastInterface: cfg.multicastInterface,
+    program: cfg.program,
+    pids: cfg.pids,
     idleTimeoutMs: cfg.idleTimeoutMs,
     log: ctx.log,
   });

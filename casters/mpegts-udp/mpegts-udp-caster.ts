@@ -6,11 +6,18 @@
  * stream_caster { enabled on; caster mpegts_over_udp; output rtmp://127.0.0.1/live/mc; listen 239.1.1.1:5000;
  *                 multicast_interface 192.168.1.10; }      # multicast (castgate): join the group on that interface
  * ```
- * Datagrams (usually 7×188 bytes) feed a TsDemuxer whose elementary streams become RtmpMessages (to-rtmp.ts)
- * for the hub. The first sender address whose datagrams carry a valid program (PAT/PMT) owns the stream;
- * datagrams from other senders are dropped (counted) until the owner has been silent for `idle_timeout`
- * (default 10 s), when the stream is unpublished. The next valid sender republishes it. If the hub refuses the
- * publish (another publisher holds the key), the session retries every second. Garbage datagrams are demux errors: counted, logged rate-limited, never fatal.
+ * Each datagram is its own unit (DESIGN.md: datagram protocols are framed per datagram): plain TS (usually
+ * 7 × 188 bytes; 204-byte packets too) or RTP-wrapped TS (RFC 2250, payload type 33, reordered by sequence
+ * number), detected per datagram by core/protocol/mpegts/ts-datagram-reader.ts; bytes that do not make whole
+ * packets are dropped and counted, never carried into the next datagram. A TsDemuxer picks the program
+ * (`program N;` / `pids P...;`, else the first program with video; the choice is logged) and its elementary
+ * streams become RtmpMessages (core/remux/ts-to-rtmp.ts) for the hub. A PMT change that changes a codec
+ * republishes the stream, so its players start over with the new sequence headers.
+ * The first sender address whose datagrams carry a valid program (PAT/PMT) owns the stream;
+ * datagrams from other senders are dropped (counted) until the owner has sent no media for `idle_timeout`
+ * (default 10 s; junk datagrams do not count), when the stream is unpublished. The next valid sender republishes it. If the hub refuses the
+ * publish (another publisher holds the key), the session retries every second. Garbage datagrams are demux
+ * errors: counted, logged rate-limited, never fatal.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../../core/log.ts';
@@ -19,7 +26,10 @@ import { ErrorCode, GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Publisher, PublishTarget } from '../../core/hub/ports.ts';
 import type { RtmpMessage } from '../../core/media/message.ts';
 import { streamKeyString } from '../../core/media/stream-key.ts';
+import { TsDatagramReader } from '../../core/protocol/mpegts/ts-datagram-reader.ts';
+import type { TsDatagramReaderStats } from '../../core/protocol/mpegts/ts-datagram-reader.ts';
 import { TsDemuxer } from '../../core/protocol/mpegts/ts-demuxer.ts';
+import type { TsDemuxerStats } from '../../core/protocol/mpegts/ts-demuxer.ts';
 import type { Caster, CasterStats } from '../caster.ts';
 import { TsToRtmp } from '../../core/remux/ts-to-rtmp.ts';
 
@@ -33,6 +43,10 @@ export interface MpegtsUdpCasterOptions {
    * (castgate directive `multicast_interface`); undefined = the OS's choice.
    */
   readonly multicastInterface?: string | undefined;
+  /** Conf `program`: the program_number to publish from a multi-program TS; undefined = first with video. */
+  readonly program?: number | undefined;
+  /** Conf `pids`: the elementary PIDs to publish (of the program that lists them); undefined = all of the program. */
+  readonly pids?: readonly number[] | undefined;
   readonly log: Logger;
   /** UDP receive buffer (SO_RCVBUF) in bytes; bursts of a 20 Mbit/s stream must not overflow it. */
   readonly recvBufferBytes?: number;
@@ -56,6 +70,9 @@ export class MpegtsUdpCaster implements Caster {
   #datagrams = 0;
   #bytes = 0;
   #publishes = 0;
+  /** Counters of the last session that ended (stats show them until a new sender starts). */
+  #lastDemux: TsDemuxerStats | undefined;
+  #lastRtp: TsDatagramReaderStats | undefined;
 
   constructor(opts: MpegtsUdpCasterOptions) {
     this.#opts = opts;
@@ -95,7 +112,7 @@ export class MpegtsUdpCaster implements Caster {
     socket.on('message', (msg, rinfo) => this.#onDatagram(msg, rinfo));
     this.#socket = socket;
     this.#port = socket.address().port;
-    this.#timer = setInterval(() => this.#checkIdle(), IDLE_CHECK_INTERVAL_MS);
+    this.#timer = setInterval(() => this.#onTimer(), IDLE_CHECK_INTERVAL_MS);
     this.#timer.unref();
     this.#log.info({ port: this.#port, multicastGroup: group, multicastInterface: this.#opts.multicastInterface }, 'mpegts_over_udp caster listening');
   }
@@ -121,7 +138,9 @@ export class MpegtsUdpCaster implements Caster {
       bytes: this.#bytes,
       publishes: this.#publishes,
       decodeErrors: this.#errors.total,
-      demux: this.#session?.demuxer.stats,
+      program: this.#session?.demuxer.programNumber,
+      demux: this.#session?.demuxer.stats ?? this.#lastDemux,
+      rtp: this.#session?.reader.stats ?? this.#lastRtp,
     };
   }
 
@@ -150,7 +169,7 @@ export class MpegtsUdpCaster implements Caster {
       }
     }
     try {
-      s.demuxer.push(data);
+      s.reader.push(data, performance.now());
     } catch (err) {
       // The demuxer reports problems through its sink; a throw here is a bug: keep serving, reset the demuxer.
       this.#log.error({ err, session: s.id }, 'TS demuxer threw; resetting it');
@@ -172,21 +191,40 @@ export class MpegtsUdpCaster implements Caster {
       sender,
       publisher: undefined,
       toRtmp: new TsToRtmp({
-        onMessage: (msg: RtmpMessage) => session.publisher?.write(msg),
+        onMessage: (msg: RtmpMessage) => {
+          session.lastMediaMs = Date.now();
+          session.publisher?.write(msg);
+        },
         onDecodeError: (err) => errors.hit(err),
+        onProgramSelected: (selection) => {
+          log.info({ ...selection, configured: { program: this.#opts.program, pids: this.#opts.pids } }, `TS program ${selection.programNumber} chosen (${selection.reason})`);
+        },
         onProgram: (programNumber, tracks) => {
           log.info({ programNumber, tracks: tracks.map((t) => `${t.pid}:${t.codec}`) }, 'TS program');
           session.programSeen = true;
+          session.lastMediaMs = Date.now();
           if (session.publisher === undefined) this.#publish(session);
+        },
+        onCodecChange: (previous, next) => {
+          // Players cannot follow a codec change inside one publish: republish (new sequence headers follow).
+          if (session.publisher === undefined) return;
+          session.log.info({ previous, next }, 'TS codecs changed; republishing');
+          session.publisher.close('codec change');
+          session.publisher = undefined;
+          this.#publish(session);
         },
       }),
       demuxer: undefined as unknown as TsDemuxer,
+      reader: undefined as unknown as TsDatagramReader,
       lastPacketMs: Date.now(),
+      lastMediaMs: 0,
       programSeen: false,
       lastPublishAttemptMs: 0,
       log,
     };
-    session.demuxer = new TsDemuxer(session.toRtmp);
+    session.demuxer = new TsDemuxer(session.toRtmp, { programNumber: this.#opts.program, pids: this.#opts.pids });
+    const demuxer = session.demuxer;
+    session.reader = new TsDatagramReader({ pushDatagram: (d) => demuxer.pushDatagram(d), onDecodeError: (err) => errors.hit(err) });
     this.#session = session;
     return session;
   }
@@ -211,18 +249,24 @@ export class MpegtsUdpCaster implements Caster {
     session.log.info('sender started; publishing');
   }
 
-  #checkIdle(): void {
+  #onTimer(): void {
     const s = this.#session;
-    if (s !== undefined && Date.now() - s.lastPacketMs > this.#opts.idleTimeoutMs) {
-      this.#endSession(`no packets for ${this.#opts.idleTimeoutMs} ms`);
-    }
+    if (s === undefined) return;
+    // Once a program is found, only media counts as activity: junk datagrams from the sender do not keep a stream
+    // that stopped published.
+    const lastActivityMs = s.programSeen ? s.lastMediaMs : s.lastPacketMs;
+    if (Date.now() - lastActivityMs > this.#opts.idleTimeoutMs) this.#endSession(`no ${s.programSeen ? 'media' : 'packets'} for ${this.#opts.idleTimeoutMs} ms`);
+    else s.reader.flushExpired(performance.now()); // RTP gaps older than the reorder delay are given up
   }
 
   #endSession(reason: string): void {
     const s = this.#session;
     if (s === undefined) return;
     this.#session = undefined;
+    s.reader.flush();
     s.demuxer.flush();
+    this.#lastDemux = s.demuxer.stats;
+    this.#lastRtp = s.reader.stats;
     if (s.publisher !== undefined) {
       s.publisher.close(reason);
       s.log.info({ reason, demux: s.demuxer.stats }, 'sender gone; unpublished');
@@ -247,8 +291,12 @@ interface UdpSession {
   publisher: Publisher | undefined;
   readonly toRtmp: TsToRtmp;
   demuxer: TsDemuxer;
+  /** Plain or RTP-wrapped datagrams → demuxer. */
+  reader: TsDatagramReader;
   readonly log: Logger;
   lastPacketMs: number;
+  /** Date.now() of the last message (or program) the sender's datagrams gave. */
+  lastMediaMs: number;
   programSeen: boolean;
   lastPublishAttemptMs: number;
 }

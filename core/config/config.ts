@@ -37,6 +37,10 @@ export interface StreamCasterConfig {
   readonly rtpPortMax: number;
   /** castgate `multicast_interface`: local interface address for a multicast `listen` group; undefined = OS choice. */
   readonly multicastInterface: string | undefined;
+  /** castgate `program` (mpegts_over_udp): program_number to publish from an MPTS; undefined = first with video. */
+  readonly program?: number | undefined;
+  /** castgate `pids` (mpegts_over_udp): elementary PIDs to publish; undefined = every stream of the program. */
+  readonly pids?: readonly number[] | undefined;
   /** Where the block is, for logs. */
   readonly line: number;
   readonly file: string;
@@ -460,11 +464,24 @@ function buildCaster(b: Builder, d: Directive): StreamCasterConfig | undefined {
     listen: value(s, 'stream_caster.listen')[0] as ListenAddress,
     idleTimeoutMs: value(s, 'stream_caster.idle_timeout'),
     multicastInterface: s.values.has('stream_caster.multicast_interface') ? value(s, 'stream_caster.multicast_interface') : undefined,
+    program: optional(s, 'stream_caster.program'),
+    pids: casterPids(s),
     rtpPortMin,
     rtpPortMax,
     line: d.line,
     file: d.file,
   };
+}
+
+/** `pids 0x100 257;`: elementary PIDs (ISO/IEC 13818-1 Table 2-3: 0x0010..0x1FFE), hex or decimal. */
+function casterPids(s: Section): readonly number[] | undefined {
+  const entry = s.values.get('stream_caster.pids');
+  if (entry === undefined) return undefined;
+  return entry.directive.args.map((arg) => {
+    const pid = /^(0x[0-9a-f]{1,4}|\d{1,5})$/i.test(arg) ? Number(arg) : Number.NaN;
+    if (!(pid >= 0x10 && pid <= 0x1ffe)) throw invalid(entry.directive, `invalid PID '${arg}' for 'pids': expected 0x10..0x1ffe (16..8190)`);
+    return pid;
+  });
 }
 
 /** `http_api { }`; `auth { enabled on; }` requires username and password (the error points at its `enabled`). */

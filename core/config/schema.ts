@@ -150,6 +150,16 @@ export const SCHEMA = {
     kind: 'string',
     doc: 'castgate, mpegts_over_udp: when listen is a multicast group, the local interface address to join it on',
   },
+  'stream_caster.program': {
+    kind: 'integer',
+    min: 1,
+    max: 65535,
+    doc: 'castgate, mpegts_over_udp: the program_number to publish from a multi-program TS; default: the first program with video',
+  },
+  'stream_caster.pids': {
+    kind: 'strings',
+    doc: 'castgate, mpegts_over_udp: the elementary PIDs to publish (0x100 or 256), from the program that lists them',
+  },
   'stream_caster.rtp_port_min': { kind: 'integer', default: '57200', min: 1024, max: 65535, doc: 'rtsp: lowest RTP port' },
   'stream_caster.rtp_port_max': { kind: 'integer', default: '57300', min: 1024, max: 65535, doc: 'rtsp: highest RTP port' },
 

@@ -1,8 +1,10 @@
 /**
  * TS demuxer benchmark: demux throughput in MB/s of TS (1 MB = 10^6 bytes) on one core, into a counting sink.
- * Input: a 60 s, 5 Mbit/s H.264 + AAC MPEG-TS made once by ffmpeg and cached in os.tmpdir(). It is fed in
- * 1316-byte pushes (7 × 188, one UDP datagram) and in 64 KiB pushes (a file read), the latter also at an odd
- * offset so every push carries a partial packet.
+ * Input: a 60 s, 5 Mbit/s H.264 + AAC MPEG-TS made once by ffmpeg and cached in os.tmpdir(). It is fed as a byte
+ * stream (`push`) in 1316-byte pushes (7 × 188) and in 64 KiB pushes (a file read), the latter also at an odd
+ * offset so every push carries a partial packet; and per datagram (`pushDatagram`, the UDP caster's path) in
+ * 1316-byte datagrams (`pkt_size=1316`) and 1472-byte datagrams (ffmpeg's default: packets split over two
+ * datagrams and joined).
  * Run: npx tsx test/bench/ts-demuxer.bench.ts
  */
 import { execFileSync } from 'node:child_process';
@@ -56,14 +58,15 @@ function slices(input: Buffer, size: number, firstSize = size): Buffer[] {
   return out;
 }
 
-function bench(label: string, chunks: Buffer[], total: number): void {
+function bench(label: string, chunks: Buffer[], total: number, datagrams = false): void {
   let best = Infinity;
   let sink = new CountingSink();
   for (let run = 0; run <= RUNS; run++) {
     sink = new CountingSink();
     const demuxer = new TsDemuxer(sink);
     const t0 = process.hrtime.bigint();
-    for (const c of chunks) demuxer.push(c);
+    if (datagrams) for (const c of chunks) demuxer.pushDatagram(c);
+    else for (const c of chunks) demuxer.push(c);
     demuxer.flush();
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (run > 0) best = Math.min(best, ms); // run 0 warms up the JIT
@@ -81,9 +84,11 @@ console.log(`node ${process.version}, input ${input.length} bytes`);
 bench('1316-byte pushes (UDP datagrams)', slices(input, 1316), input.length);
 bench('64 KiB pushes', slices(input, 65536), input.length);
 bench('64 KiB pushes, off by 100 bytes', slices(input, 65536, 100), input.length);
+bench('1316-byte datagrams (pushDatagram)', slices(input, 1316), input.length, true);
+bench('1472-byte datagrams (pushDatagram)', slices(input, 1472), input.length, true);
 
 /** The whole caster path: TS demux → TsToRtmp (33-bit clock, AvcPackager/AacPackager) → RtmpMessages. */
-function benchToRtmp(label: string, chunks: Buffer[], total: number): void {
+function benchToRtmp(label: string, chunks: Buffer[], total: number, datagrams = false): void {
   let best = Infinity;
   let messages = 0;
   let errors = 0;
@@ -93,7 +98,8 @@ function benchToRtmp(label: string, chunks: Buffer[], total: number): void {
     const toRtmp = new TsToRtmp({ onMessage: () => { messages++; }, onDecodeError: () => { errors++; } });
     const demuxer = new TsDemuxer(toRtmp);
     const t0 = process.hrtime.bigint();
-    for (const c of chunks) demuxer.push(c);
+    if (datagrams) for (const c of chunks) demuxer.pushDatagram(c);
+    else for (const c of chunks) demuxer.push(c);
     demuxer.flush();
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (run > 0) best = Math.min(best, ms);
@@ -109,3 +115,4 @@ function benchToRtmp(label: string, chunks: Buffer[], total: number): void {
 console.log('TS → RTMP messages (demux + packagers):');
 benchToRtmp('1316-byte pushes (UDP datagrams)', slices(input, 1316), input.length);
 benchToRtmp('64 KiB pushes', slices(input, 65536), input.length);
+benchToRtmp('1316-byte datagrams (pushDatagram)', slices(input, 1316), input.length, true);

@@ -2,22 +2,31 @@
  * MPEG-TS demuxer (ISO/IEC 13818-1, 2.4): 188-byte packet loop with sync recovery and a carried partial packet,
  * PAT → PMT of one program, per-PID PES reassembly with continuity_counter checks, typed sink.
  *
- * Sync: packets are taken at 188-byte steps while each starts with 0x47. When a packet does not, sync is lost
- * (one resync counted and reported); the stream is scanned for a 0x47 that is confirmed by another 0x47 188 bytes
- * later (the demuxer waits for that byte when a push ends first, so the output never depends on how the input
- * was chunked). Program: the PAT program with the lowest program_number ≠ 0 is demuxed; others are reported
- * once. Hot path: payloads are kept as views of the pushed chunks until a PES completes, then copied once.
+ * Input comes either as a byte stream (`push`: files, pipes) or as datagrams (`pushDatagram`: UDP, one datagram
+ * is one unit, framed by ./ts-datagram-framer.ts; never mix the two on one demuxer).
+ * Sync (`push`): packets are taken at 188-byte steps while each starts with 0x47. When a packet does not, sync is
+ * lost (one resync counted and reported); the stream is scanned for a 0x47 that is confirmed by another 0x47 188
+ * bytes later (the demuxer waits for that byte when a push ends first, so the output never depends on how the
+ * input was chunked). Program: one program is demuxed, chosen by ./program-selection.ts (configured
+ * program_number or PIDs, else the first program with video); the choice is reported through
+ * `onProgramSelected`. Hot path: payloads are kept as views of the pushed chunks until a PES completes, then
+ * copied once.
  */
 import { ErrorCode, GatewayError } from '../../errors.ts';
 import { MAX_PES_SIZE, PesAddResult, PesAssembler } from './pes.ts';
+import { ProgramChooser } from './program-selection.ts';
+import type { ProgramSelectionOptions, ProgramSelectionReason } from './program-selection.ts';
 import { codecOfStreamType, parsePat, parsePmt, PsiSectionAssembler, StreamType, TableId } from './psi.ts';
-import type { PsiSectionSink, TsCodec } from './psi.ts';
+import type { PatProgram, PmtSection, TsCodec } from './psi.ts';
+import { TsDatagramFramer } from './ts-datagram-framer.ts';
+import type { TsDatagramStats, TsPacketSink } from './ts-datagram-framer.ts';
+import { TsStreamFramer } from './ts-stream-framer.ts';
 import {
-  ContinuityCounter, ContinuityResult, createTsPacketHeader, NULL_PID, PAT_PID, PID_COUNT, parseTsPacket, TS_PACKET_SIZE, TS_SYNC_BYTE,
+  ContinuityCounter, ContinuityResult, createTsPacketHeader, NULL_PID, PAT_PID, PID_COUNT, parseTsPacket,
 } from './ts-packet.ts';
 
 export { StreamType };
-export type { TsCodec };
+export type { ProgramSelectionOptions, ProgramSelectionReason, TsCodec };
 
 /** One elementary stream of the demuxed program. The same object is passed to every `onPes` of that PID. */
 export interface TsTrack {
@@ -40,9 +49,20 @@ export interface TsDemuxerSink {
   onDecodeError(err: GatewayError): void;
   /** Optional: PCR of the program (27 MHz: base × 300 + extension), for pacing/diagnostics. */
   onPcr?(pcr27m: number): void;
+  /** Optional: a program was chosen (first time, and again when a new PAT makes another choice), for the log. */
+  onProgramSelected?(selection: TsProgramSelection): void;
 }
 
-export interface TsDemuxerStats {
+/** The program being demuxed and why (./program-selection.ts). */
+export interface TsProgramSelection {
+  readonly programNumber: number;
+  readonly pmtPid: number;
+  readonly reason: ProgramSelectionReason;
+  /** Every program_number of the PAT, in PAT order. */
+  readonly programs: readonly number[];
+}
+
+interface TsPacketStats {
   packets: number;
   resyncs: number;
   ccErrors: number;
@@ -50,9 +70,15 @@ export interface TsDemuxerStats {
   pesDropped: number;
   pesEmitted: number;
 }
+/** Demuxer counters; the `datagram*`/`bytesDropped`/`packetsJoined` ones count `pushDatagram` framing. */
+export interface TsDemuxerStats extends TsPacketStats, TsDatagramStats {}
 
-/** Carried bytes (≤ 188) + enough of the next chunk to step past them (a packet + one confirming sync byte). */
-const SCRATCH_SIZE = 2 * TS_PACKET_SIZE + 1;
+/** A PMT PID being read: several programs may share one (their sections differ by program_number). */
+interface PmtWatch {
+  readonly cc: ContinuityCounter;
+  readonly sections: PsiSectionAssembler;
+}
+
 /** PIDs 0x0001..0x000F are reserved/assigned (Table 2-3): never elementary streams. */
 const FIRST_ES_PID = 0x0010;
 
@@ -68,21 +94,28 @@ interface PidState {
   readonly pes: PesAssembler;
 }
 
+const NO_DATAGRAM_STATS: TsDatagramStats = Object.freeze({ datagrams: 0, datagramsDropped: 0, datagramsRagged: 0, datagramsRs: 0, bytesDropped: 0, packetsJoined: 0 });
+
 export class TsDemuxer {
   readonly #sink: TsDemuxerSink;
+  readonly #selection: ProgramSelectionOptions;
+  /** Framing of `push` (byte stream) and of `pushDatagram` (made on first use): both deliver to #packet. */
+  readonly #packetSink: TsPacketSink;
+  readonly #streamFramer: TsStreamFramer;
+  #datagramFramer: TsDatagramFramer | undefined;
   readonly #header = createTsPacketHeader();
-  /** Partial packet carried between pushes, at the front; the rest is room to join it with the next chunk. */
-  readonly #scratch = new Uint8Array(SCRATCH_SIZE);
-  #carryLen = 0;
-  #synced = true;
-  readonly #stats: TsDemuxerStats = { packets: 0, resyncs: 0, ccErrors: 0, crcErrors: 0, pesDropped: 0, pesEmitted: 0 };
+  readonly #stats: Omit<TsPacketStats, 'resyncs'> = { packets: 0, ccErrors: 0, crcErrors: 0, pesDropped: 0, pesEmitted: 0 };
 
   readonly #patCc = new ContinuityCounter();
-  readonly #pmtCc = new ContinuityCounter();
   readonly #patSections: PsiSectionAssembler;
-  readonly #pmtSections: PsiSectionAssembler;
   /** CRC_32 of the PAT/PMT in use (-1 = none): a change of version_number or of content means a new table. */
   #patCrc = -1;
+  /** The PAT's programs and, while choosing one, the PMTs seen. */
+  readonly #chooser: ProgramChooser;
+  /** PMT PIDs read, by PID: every program's while choosing, then the chosen one's only. */
+  readonly #pmtWatch: (PmtWatch | undefined)[] = new Array<PmtWatch | undefined>(PID_COUNT);
+  /** The PSI section being handed over comes from this PMT PID. */
+  #sectionPid = -1;
   #programNumber = -1;
   #pmtPid = -1;
   #pmtCrc = -1;
@@ -91,49 +124,50 @@ export class TsDemuxer {
   readonly #streams: (PidState | undefined)[] = new Array<PidState | undefined>(PID_COUNT);
   #tracks: readonly TsTrack[] = [];
   readonly #reportedUnsupported = new Set<number>();
-  #reportedOtherPrograms = false;
+  /** PAT CRC for which a missing configured program / PIDs were reported (once per PAT). */
+  #reportedMissingFor = -1;
 
-  constructor(sink: TsDemuxerSink) {
+  /**
+   * @param sink receives programs, PES and non-fatal errors.
+   * @param selection which program / PIDs of a multi-program TS to demux (conf `program`, `pids`); default: the
+   *   first program with video.
+   */
+  constructor(sink: TsDemuxerSink, selection: ProgramSelectionOptions = {}) {
     this.#sink = sink;
-    const patSink: PsiSectionSink = { onSection: (s) => this.#onPatSection(s), onSectionError: (e) => this.#onPsiError(e) };
-    const pmtSink: PsiSectionSink = { onSection: (s) => this.#onPmtSection(s), onSectionError: (e) => this.#onPsiError(e) };
-    this.#patSections = new PsiSectionAssembler(patSink);
-    this.#pmtSections = new PsiSectionAssembler(pmtSink);
+    this.#selection = selection;
+    this.#chooser = new ProgramChooser(selection);
+    this.#packetSink = { onPacket: (buf, offset, transient) => this.#packet(buf, offset, transient), onDecodeError: (e) => sink.onDecodeError(e) };
+    this.#streamFramer = new TsStreamFramer(this.#packetSink);
+    this.#patSections = new PsiSectionAssembler({ onSection: (s) => this.#onPatSection(s), onSectionError: (e) => this.#onPsiError(e) });
   }
 
   /** Counters since construction (kept across `reset()`). A snapshot. */
   get stats(): TsDemuxerStats {
-    return { ...this.#stats };
+    return { ...(this.#datagramFramer?.stats ?? NO_DATAGRAM_STATS), ...this.#stats, resyncs: this.#streamFramer.resyncs };
+  }
+
+  /** The program being demuxed, -1 while none is chosen. */
+  get programNumber(): number {
+    return this.#programNumber;
   }
 
   /**
-   * Feed any amount of bytes (a UDP datagram of 7×188, a file chunk, a partial packet). A partial trailing packet
-   * is kept in a small reusable buffer for the next call. `chunk` is never mutated, but views of it are kept until
-   * the PES they belong to completes: do not overwrite a pushed chunk's memory afterwards.
+   * Feed one datagram (UDP payload, or the payload of an RTP packet): its whole transport packets are demuxed,
+   * the rest is dropped and counted (./ts-datagram-framer.ts), so a bad datagram never damages the next one.
+   * 188- and 204-byte (Reed-Solomon) packets are detected per datagram. Views of `datagram` are kept (see `push`).
+   */
+  pushDatagram(datagram: Uint8Array): void {
+    this.#datagramFramer ??= new TsDatagramFramer(this.#packetSink);
+    this.#datagramFramer.push(datagram);
+  }
+
+  /**
+   * Feed any amount of bytes of a byte stream (a file chunk, a partial packet; ./ts-stream-framer.ts). A partial
+   * trailing packet is kept in a small reusable buffer for the next call. `chunk` is never mutated, but views of it
+   * are kept until the PES they belong to completes: do not overwrite a pushed chunk's memory afterwards.
    */
   push(chunk: Uint8Array): void {
-    let pos = 0;
-    if (this.#carryLen > 0) {
-      const carry = this.#carryLen;
-      const take = Math.min(chunk.length, SCRATCH_SIZE - carry);
-      this.#scratch.set(chunk.subarray(0, take), carry);
-      const total = carry + take;
-      let p = this.#scan(this.#scratch, 0, total, carry, true);
-      if (take === chunk.length) {
-        // the whole chunk went into the scratch: finish there and keep what is left (≤ 188 bytes)
-        p = this.#scan(this.#scratch, p, total, total, true);
-        this.#scratch.copyWithin(0, p, total);
-        this.#carryLen = total - p;
-        return;
-      }
-      pos = p - carry; // p ≥ carry here: SCRATCH_SIZE leaves room for a packet plus a confirming sync byte
-      this.#carryLen = 0;
-    }
-    const p = this.#scan(chunk, pos, chunk.length, chunk.length, false);
-    if (p < chunk.length) {
-      this.#scratch.set(chunk.subarray(p), 0);
-      this.#carryLen = chunk.length - p;
-    }
+    this.#streamFramer.push(chunk);
   }
 
   /**
@@ -142,13 +176,8 @@ export class TsDemuxer {
    * length not reached are dropped. Program state (PAT/PMT) is kept.
    */
   flush(): void {
-    if (this.#carryLen === TS_PACKET_SIZE && this.#scratch[0] === TS_SYNC_BYTE) {
-      this.#synced = true;
-      this.#packet(this.#scratch, 0, true);
-    } else if (this.#carryLen > 0) {
-      this.#sink.onDecodeError(new GatewayError(ErrorCode.Truncated, `TS: ${this.#carryLen} trailing bytes do not make a packet`));
-    }
-    this.#carryLen = 0;
+    this.#streamFramer.flush();
+    this.#datagramFramer?.flush();
     for (const track of this.#tracks) {
       const state = this.#streams[track.pid];
       if (state !== undefined && state.pes.active) this.#completeAtBoundary(state);
@@ -157,13 +186,13 @@ export class TsDemuxer {
 
   /** Forget all state (carried bytes, sync, PAT/PMT, tracks, PES, once-only reports); `stats` are kept. */
   reset(): void {
-    this.#carryLen = 0;
-    this.#synced = true;
+    this.#streamFramer.reset();
+    this.#datagramFramer?.flush();
     this.#patCc.reset();
-    this.#pmtCc.reset();
     this.#patSections.reset();
-    this.#pmtSections.reset();
     this.#patCrc = -1;
+    this.#chooser.reset();
+    this.#pmtWatch.fill(undefined);
     this.#programNumber = -1;
     this.#pmtPid = -1;
     this.#pmtCrc = -1;
@@ -171,36 +200,7 @@ export class TsDemuxer {
     this.#streams.fill(undefined);
     this.#tracks = [];
     this.#reportedUnsupported.clear();
-    this.#reportedOtherPrograms = false;
-  }
-
-  /**
-   * Process packets in buf[pos, end) while the position is before `stopAt`.
-   * @returns where it stopped: ≥ stopAt, or earlier when more bytes are needed from `end` on.
-   */
-  #scan(buf: Uint8Array, pos: number, end: number, stopAt: number, transient: boolean): number {
-    let q = pos;
-    while (q < stopAt) {
-      if (this.#synced) {
-        if (buf[q] !== TS_SYNC_BYTE) {
-          this.#synced = false;
-          this.#stats.resyncs++;
-          this.#sink.onDecodeError(new GatewayError(ErrorCode.TsSync, 'TS: sync byte lost, resynchronising'));
-          continue;
-        }
-        if (q + TS_PACKET_SIZE > end) return q;
-        this.#packet(buf, q, transient);
-        q += TS_PACKET_SIZE;
-      } else {
-        const next = buf.indexOf(TS_SYNC_BYTE, q);
-        if (next < 0 || next >= stopAt) return next < 0 ? end : Math.min(next, end);
-        q = next;
-        if (q + TS_PACKET_SIZE >= end) return q; // wait for the confirming sync byte
-        if (buf[q + TS_PACKET_SIZE] === TS_SYNC_BYTE) this.#synced = true;
-        else q++;
-      }
-    }
-    return q;
+    this.#reportedMissingFor = -1;
   }
 
   #packet(buf: Uint8Array, offset: number, transient: boolean): void {
@@ -217,9 +217,10 @@ export class TsDemuxer {
     if ((h.adaptationFieldControl & 0x01) === 0) return; // no payload: the counter does not increment
     const start = h.payloadStart;
     const end = h.payloadEnd;
-    if (pid === PAT_PID || pid === this.#pmtPid) {
-      const cc = pid === PAT_PID ? this.#patCc : this.#pmtCc;
-      const sections = pid === PAT_PID ? this.#patSections : this.#pmtSections;
+    const watch = pid === PAT_PID ? undefined : this.#pmtWatch[pid];
+    if (pid === PAT_PID || watch !== undefined) {
+      const cc = watch === undefined ? this.#patCc : watch.cc;
+      const sections = watch === undefined ? this.#patSections : watch.sections;
       const r = cc.check(h.continuityCounter, h.discontinuityIndicator, buf, start, end, transient);
       if (r === ContinuityResult.Duplicate) return;
       if (r === ContinuityResult.Gap) {
@@ -227,6 +228,7 @@ export class TsDemuxer {
         sections.reset();
         this.#sink.onDecodeError(new GatewayError(ErrorCode.TsContinuity, `TS: continuity_counter gap on PSI PID ${pid}`));
       }
+      this.#sectionPid = pid;
       sections.push(buf, start, end, h.payloadUnitStartIndicator);
       return;
     }
@@ -303,32 +305,56 @@ export class TsDemuxer {
       this.#onPsiError(err);
       return;
     }
+    if (!pat.currentNextIndicator) return;
     const crc = sectionCrc(section);
-    if (!pat.currentNextIndicator || crc === this.#patCrc) return;
-    this.#patCrc = crc;
-    let chosen: { programNumber: number; pmtPid: number } | undefined;
-    let programs = 0;
-    for (const p of pat.programs) {
-      if (p.programNumber === 0) continue; // network_PID
-      programs++;
-      if (chosen === undefined || p.programNumber < chosen.programNumber) chosen = p;
-    }
-    if (chosen === undefined) return;
-    if (programs > 1 && !this.#reportedOtherPrograms) {
-      this.#reportedOtherPrograms = true;
-      this.#sink.onDecodeError(new GatewayError(ErrorCode.TsMultiProgram, `TS: PAT lists ${programs} programs; demuxing program ${chosen.programNumber}, ignoring the others`));
-    }
-    if (chosen.pmtPid < FIRST_ES_PID || chosen.pmtPid === NULL_PID) {
-      this.#sink.onDecodeError(new GatewayError(ErrorCode.TsPsi, `TS: PAT gives reserved program_map_PID ${chosen.pmtPid}`));
+    if (crc === this.#patCrc) {
+      if (this.#chooser.patRepeated()) this.#choose(true);
       return;
     }
-    if (chosen.programNumber !== this.#programNumber || chosen.pmtPid !== this.#pmtPid) {
-      this.#programNumber = chosen.programNumber;
-      this.#pmtPid = chosen.pmtPid;
-      this.#pmtCrc = -1;
-      this.#pmtCc.reset();
-      this.#pmtSections.reset();
+    this.#patCrc = crc;
+    const programs: PatProgram[] = [];
+    for (const p of pat.programs) {
+      if (p.programNumber === 0) continue; // network_PID
+      if (p.pmtPid < FIRST_ES_PID || p.pmtPid === NULL_PID) {
+        this.#sink.onDecodeError(new GatewayError(ErrorCode.TsPsi, `TS: PAT gives program ${p.programNumber} the reserved program_map_PID ${p.pmtPid}`));
+        continue;
+      }
+      programs.push(p);
     }
+    this.#chooser.setPrograms(programs);
+    // The program being demuxed stays while the new PAT still lists it at the same PMT PID.
+    if (this.#programNumber >= 0 && programs.some((p) => p.programNumber === this.#programNumber && p.pmtPid === this.#pmtPid)) return;
+    this.#chooser.start();
+    this.#pmtWatch.fill(undefined);
+    for (const p of programs) this.#watchPmt(p.pmtPid);
+    this.#choose(false);
+  }
+
+  #watchPmt(pid: number): void {
+    if (this.#pmtWatch[pid] !== undefined) return;
+    const sections = new PsiSectionAssembler({ onSection: (s) => this.#onPmtSection(s), onSectionError: (e) => this.#onPsiError(e) });
+    this.#pmtWatch[pid] = { cc: new ContinuityCounter(), sections };
+  }
+
+  /** Try to choose the program (./program-selection.ts); on success read only its PMT PID and apply its PMT. */
+  #choose(final: boolean): void {
+    const choice = this.#chooser.choose(final);
+    if (choice === undefined) {
+      if (final && this.#reportedMissingFor !== this.#patCrc) {
+        this.#reportedMissingFor = this.#patCrc;
+        this.#sink.onDecodeError(new GatewayError(ErrorCode.TsMultiProgram, `TS: ${this.#chooser.describeMissing()}; waiting`));
+      }
+      return;
+    }
+    const { program, reason, pmt } = choice;
+    if (program.programNumber !== this.#programNumber || program.pmtPid !== this.#pmtPid) this.#pmtCrc = -1;
+    this.#programNumber = program.programNumber;
+    this.#pmtPid = program.pmtPid;
+    const programs = this.#chooser.programs;
+    for (const p of programs) if (p.pmtPid !== program.pmtPid) this.#pmtWatch[p.pmtPid] = undefined;
+    this.#watchPmt(program.pmtPid);
+    this.#sink.onProgramSelected?.({ programNumber: program.programNumber, pmtPid: program.pmtPid, reason, programs: programs.map((p) => p.programNumber) });
+    if (pmt !== undefined) this.#applyPmt(pmt.pmt, pmt.crc);
   }
 
   #onPmtSection(section: Uint8Array): void {
@@ -341,15 +367,27 @@ export class TsDemuxer {
       this.#onPsiError(err);
       return;
     }
+    if (!pmt.currentNextIndicator) return;
     const crc = sectionCrc(section);
-    if (!pmt.currentNextIndicator || pmt.programNumber !== this.#programNumber || crc === this.#pmtCrc) return;
+    if (this.#chooser.active) {
+      if (this.#chooser.pmtSeen(this.#sectionPid, pmt, crc)) this.#choose(false);
+      return;
+    }
+    if (pmt.programNumber !== this.#programNumber || this.#sectionPid !== this.#pmtPid || crc === this.#pmtCrc) return;
+    this.#applyPmt(pmt, crc);
+  }
+
+  /** The chosen program's PMT (first, or changed): tracks, kept PID state where PID and stream_type stay. */
+  #applyPmt(pmt: PmtSection, crc: number): void {
     this.#pmtCrc = crc;
     this.#pcrPid = pmt.pcrPid;
+    const onlyPids = this.#selection.pids;
     const tracks: TsTrack[] = [];
     const kept = new Set<number>();
     for (const s of pmt.streams) {
       const pid = s.elementaryPid;
       if (pid < FIRST_ES_PID || pid === NULL_PID || pid === this.#pmtPid || kept.has(pid)) continue;
+      if (onlyPids !== undefined && !onlyPids.includes(pid)) continue;
       kept.add(pid);
       const previous = this.#streams[pid];
       if (previous !== undefined && previous.track.streamType === s.streamType) {

@@ -267,20 +267,30 @@ test('stream_caster blocks: several, defaults, location', () => {
   assert.deepEqual(config.streamCasters, [
     {
       enabled: true, caster: 'mpegts_over_udp', output: 'rtmp://127.0.0.1/live/livestream',
-      listen: { host: undefined, port: 8935 }, idleTimeoutMs: 10_000, rtpPortMin: 57200, rtpPortMax: 57300, multicastInterface: undefined,
+      listen: { host: undefined, port: 8935 }, idleTimeoutMs: 10_000, rtpPortMin: 57200, rtpPortMax: 57300, multicastInterface: undefined, program: undefined, pids: undefined,
       line: 1, file: 'conf/t.conf',
     },
     {
       enabled: true, caster: 'rtsp', output: 'rtmp://127.0.0.1/[app]/[stream]',
-      listen: { host: '127.0.0.1', port: 554 }, idleTimeoutMs: 2500, rtpPortMin: 50000, rtpPortMax: 50010, multicastInterface: undefined,
+      listen: { host: '127.0.0.1', port: 554 }, idleTimeoutMs: 2500, rtpPortMin: 50000, rtpPortMax: 50010, multicastInterface: undefined, program: undefined, pids: undefined,
       line: 4, file: 'conf/t.conf',
     },
     {
       enabled: false, caster: 'flv', output: 'rtmp://127.0.0.1/[app]/[stream]',
-      listen: { host: undefined, port: 8936 }, idleTimeoutMs: 10_000, rtpPortMin: 57200, rtpPortMax: 57300, multicastInterface: undefined,
+      listen: { host: undefined, port: 8936 }, idleTimeoutMs: 10_000, rtpPortMin: 57200, rtpPortMax: 57300, multicastInterface: undefined, program: undefined, pids: undefined,
       line: 6, file: 'conf/t.conf',
     },
   ]);
+});
+
+test('stream_caster program and pids (mpegts_over_udp): program_number, PIDs in hex or decimal, bad values located', () => {
+  const { config } = load('stream_caster { enabled on; caster mpegts_over_udp; output rtmp://h/a/s; listen 8935; program 2; pids 0x100 257 0X1ffe; }');
+  assert.equal(config.streamCasters[0]?.program, 2);
+  assert.deepEqual(config.streamCasters[0]?.pids, [0x100, 257, 0x1ffe]);
+  invalidAt('stream_caster { enabled on; caster mpegts_over_udp; output rtmp://h/a/s; listen 1; program 0; }', "conf/t.conf:1:84: invalid value '0' for 'program': expected an integer in [1, 65535]");
+  invalidAt('stream_caster { enabled on; caster mpegts_over_udp; output rtmp://h/a/s; listen 1; pids 0x100 0x1fff; }', "conf/t.conf:1:84: invalid PID '0x1fff' for 'pids': expected 0x10..0x1ffe (16..8190)");
+  invalidAt('stream_caster { enabled on; caster mpegts_over_udp; output rtmp://h/a/s; listen 1; pids video; }', "conf/t.conf:1:84: invalid PID 'video' for 'pids': expected 0x10..0x1ffe (16..8190)");
+  invalidAt('stream_caster { enabled on; caster mpegts_over_udp; output rtmp://h/a/s; listen 1; pids; }', "conf/t.conf:1:84: invalid value '' for 'pids': expected one or more values");
 });
 
 test('stream_caster: required fields when enabled, disabled incomplete or foreign ones skipped with a warning', () => {

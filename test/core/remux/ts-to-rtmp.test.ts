@@ -9,6 +9,7 @@ import { readSi24 } from '../../../core/protocol/flv/flv-tag.ts';
 import type { RtmpMessage } from '../../../core/media/message.ts';
 import type { GatewayError } from '../../../core/errors.ts';
 import { fixture } from '../../helpers/peers.ts';
+import { pmtSection, psiPacket } from '../protocol/mpegts/ts-builder.ts';
 
 function remux(file: string, chunk = 1316): { messages: RtmpMessage[]; errors: GatewayError[] } {
   const messages: RtmpMessage[] = [];
@@ -93,4 +94,72 @@ test('H.265 (stream_type 0x24) → Enhanced RTMP hvc1: one sequence header, 25 f
   const meta = messages.find((m) => m.kind === 'metadata');
   assert.ok(meta !== undefined);
   assert.ok(meta.payload.includes(Buffer.from('width')), 'onMetaData has the width');
+});
+
+/** The fixture with its elementary PIDs moved (+0x100) and a PMT that says so: "new PIDs" after a PMT change. */
+function withNewPids(ts: Buffer): Buffer {
+  const out = Buffer.from(ts);
+  const pmt = psiPacket(0x1000, pmtSection(1, 0x200, [[0x1b, 0x200], [0x0f, 0x201]], 1), 0);
+  for (let i = 0; i + 188 <= out.length; i += 188) {
+    const pid = ((out[i + 1]! & 0x1f) << 8) | out[i + 2]!;
+    if (pid === 0x100 || pid === 0x101) {
+      out[i + 1] = (out[i + 1]! & 0xe0) | 0x02; // PID 0x2xx
+    } else if (pid === 0x1000) {
+      const cc = out[i + 3]! & 0x0f;
+      out.set(pmt, i);
+      out[i + 3] = (out[i + 3]! & 0xf0) | cc;
+    }
+  }
+  return out;
+}
+
+function remuxBytes(ts: Buffer): { messages: RtmpMessage[]; errors: GatewayError[]; codecChanges: string[] } {
+  const messages: RtmpMessage[] = [];
+  const errors: GatewayError[] = [];
+  const codecChanges: string[] = [];
+  const toRtmp = new TsToRtmp({
+    onMessage: (m) => messages.push(m),
+    onDecodeError: (e) => errors.push(e),
+    onCodecChange: (a, b) => codecChanges.push(`${a.video}+${a.audio} → ${b.video}+${b.audio}`),
+  });
+  const demuxer = new TsDemuxer(toRtmp);
+  for (let o = 0; o < ts.length; o += 1316) demuxer.pushDatagram(ts.subarray(o, o + 1316));
+  demuxer.flush();
+  return { messages, errors, codecChanges };
+}
+
+function assertRising(messages: readonly RtmpMessage[]): void {
+  for (const kinds of [['keyframe', 'interframe'], ['audio']]) {
+    const frames = messages.filter((m) => kinds.includes(m.kind));
+    for (let i = 1; i < frames.length; i++) assert.ok(frames[i]!.timestamp >= frames[i - 1]!.timestamp, `${kinds[0]} timestamp falls at ${i}: ${frames[i - 1]!.timestamp} → ${frames[i]!.timestamp}`);
+  }
+}
+
+test('PMT change to new PIDs (same codecs, timestamps starting over): new sequence headers, timestamps go on rising, no republish', () => {
+  const a = readFileSync(fixture('ts/h264-aac-320x240-25fps-10s.ts'));
+  const { messages, codecChanges } = remuxBytes(Buffer.concat([a, withNewPids(a)]));
+  assert.deepEqual(codecChanges, []);
+  assert.equal(messages.filter((m) => m.kind === 'video-config').length, 2, 'a video sequence header for each part');
+  assert.equal(messages.filter((m) => m.kind === 'audio-config').length, 2, 'an audio sequence header for each part');
+  const video = messages.filter((m) => m.kind === 'keyframe' || m.kind === 'interframe');
+  assert.ok(video.length >= 2 * 250 - 2, `video AUs ${video.length}: at most the AU cut at the join is lost`);
+  assertRising(messages);
+  const join = video.findIndex((m, i) => i > 0 && m.timestamp - video[i - 1]!.timestamp !== 40);
+  // The new part's first PES (audio here) lands 40 ms after the last output; its first video frame a little later.
+  assert.ok(join > 240 && video[join]!.timestamp - video[join - 1]!.timestamp <= 200, `the second part follows the first (${video[join - 1]?.timestamp} → ${video[join]?.timestamp})`);
+  const secondConfig = messages.filter((m) => m.kind === 'video-config')[1]!;
+  assert.ok(messages.indexOf(secondConfig) < messages.indexOf(video[join]!), 'the new sequence header precedes the new part');
+});
+
+test('PMT change to a new codec (H.264 + AAC → H.265): onCodecChange first, then an hvc1 sequence header; timestamps go on rising', () => {
+  const a = readFileSync(fixture('ts/h264-aac-320x240-25fps-10s.ts'));
+  const b = readFileSync(fixture('ts/demux-h265-1s.ts'));
+  const { messages, codecChanges } = remuxBytes(Buffer.concat([a, b]));
+  assert.deepEqual(codecChanges, ['h264+aac → h265+none']);
+  const configs = messages.filter((m) => m.kind === 'video-config').map((m) => ((m.payload[0]! & 0x80) !== 0 ? 'hvc1' : 'avc'));
+  assert.deepEqual(configs, ['avc', 'hvc1']);
+  const hevc = messages.filter((m) => (m.kind === 'keyframe' || m.kind === 'interframe') && (m.payload[0]! & 0x80) !== 0);
+  assert.ok(hevc.length >= 24, `H.265 frames ${hevc.length}`);
+  assert.equal(hevc[0]!.kind, 'keyframe');
+  assertRising(messages);
 });

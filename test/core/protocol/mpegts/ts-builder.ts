@@ -4,7 +4,7 @@
  */
 import { crc32Mpeg2 } from '../../../../core/protocol/mpegts/psi.ts';
 import { writePesTimestamp } from '../../../../core/protocol/mpegts/pes.ts';
-import type { TsDemuxerSink, TsTrack } from '../../../../core/protocol/mpegts/ts-demuxer.ts';
+import type { TsDemuxerSink, TsProgramSelection, TsTrack } from '../../../../core/protocol/mpegts/ts-demuxer.ts';
 import type { GatewayError } from '../../../../core/errors.ts';
 
 export const PMT_PID = 0x1000;
@@ -144,13 +144,17 @@ export function programPackets(streams: [number, number][] = [[0x1b, VIDEO_PID],
 export interface PesEvent { pid: number; codec: string; data: Buffer; pts: number | undefined; dts: number | undefined; randomAccess: boolean }
 
 /** A sink that records everything. */
-export function recorder(): TsDemuxerSink & { programs: { programNumber: number; tracks: readonly TsTrack[] }[]; pes: PesEvent[]; errors: GatewayError[]; pcrs: number[] } {
+export function recorder(): TsDemuxerSink & {
+  programs: { programNumber: number; tracks: readonly TsTrack[] }[]; selections: TsProgramSelection[]; pes: PesEvent[]; errors: GatewayError[]; pcrs: number[];
+} {
   const r = {
     programs: [] as { programNumber: number; tracks: readonly TsTrack[] }[],
+    selections: [] as TsProgramSelection[],
     pes: [] as PesEvent[],
     errors: [] as GatewayError[],
     pcrs: [] as number[],
     onProgram(programNumber: number, tracks: readonly TsTrack[]) { r.programs.push({ programNumber, tracks }); },
+    onProgramSelected(selection: TsProgramSelection) { r.selections.push(selection); },
     onPes(track: TsTrack, data: Buffer, pts: number | undefined, dts: number | undefined, randomAccess: boolean) {
       r.pes.push({ pid: track.pid, codec: track.codec, data, pts, dts, randomAccess });
     },
