@@ -26,6 +26,7 @@ import { DvrServer } from './output/dvr/dvr-server.ts';
 import { ForwardServer } from './output/forward-server.ts';
 import { AudioFastCacheServer } from './output/audio-fast-cache.ts';
 import { createPublishTargetResolver } from './output/publish-target.ts';
+import { HttpApi } from './http/http-api.ts';
 import { createCaster, type Caster } from '../casters/index.ts';
 import { createIngesters, type Ingester } from '../ingest/index.ts';
 
@@ -45,6 +46,8 @@ export interface Gateway {
   readonly casters: readonly Caster[];
   /** One per enabled `vhost { ingest { } }` block, started after the casters. */
   readonly ingesters: readonly Ingester[];
+  /** The HTTP API (`http_api`), Prometheus /metrics and the exporter (`exporter`); started last. */
+  readonly api: HttpApi;
   /** Close listeners, unpublish every stream, end every player. Idempotent. */
   stop(): Promise<void>;
 }
@@ -86,6 +89,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let http: HttpServer | undefined;
   const casters: Caster[] = [];
   const ingesters: Ingester[] = [];
+  const api = new HttpApi({
+    hub,
+    config: () => config,
+    log,
+    version: packageVersion(),
+    casters: () => casters.map((c) => c.stats()),
+    ingesters: () => ingesters.map((i) => i.stats()),
+  });
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -98,7 +109,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     forward.close();
     fastCache.close();
     hub.close();
-    await Promise.allSettled([rtmp.close(), http?.close()]);
+    await Promise.allSettled([rtmp.close(), http?.close(), api.close()]);
     log.info('gateway stopped');
   };
   try {
@@ -140,11 +151,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       ingesters.push(ingester);
       ingester.start();
     }
+    await api.start();
   } catch (err) {
     await stop();
     throw err;
   }
-  return { config, hub, rtmp, get http() { return http; }, hls, transcode, dvr, forward, casters, ingesters, stop };
+  return { config, hub, rtmp, get http() { return http; }, hls, transcode, dvr, forward, casters, ingesters, api, stop };
 }
 
 function packageVersion(): string {
