@@ -147,7 +147,9 @@ export class TsDatagramFramer {
 
   /** End of input: tails that found no continuation are dropped (counted). */
   flush(): void {
-    this.#dropTails(this.#tails.length);
+    for (const tail of this.#tails) this.#stats.bytesDropped += tail.length;
+    this.#tails.length = 0;
+    this.#tailDatagrams.length = 0;
   }
 
   /**
@@ -170,9 +172,9 @@ export class TsDatagramFramer {
       const scratch = this.#scratch;
       scratch.set(tail, 0);
       scratch.set(datagram.subarray(0, rest), tail.length);
-      tails.splice(i, 1);
-      this.#tailDatagrams.splice(i, 1);
-      this.#dropTails(tails.length);
+      for (let j = 0; j < tails.length; j++) if (j !== i) this.#stats.bytesDropped += tails[j]!.length;
+      tails.length = 0;
+      this.#tailDatagrams.length = 0;
       this.#stats.packetsJoined++;
       this.#sink.onPacket(scratch, 0, true);
       return rest;
@@ -185,19 +187,13 @@ export class TsDatagramFramer {
     this.#tailDatagrams.push(this.#stats.datagrams);
   }
 
-  /** Drop tails that came more than MAX_TAIL_AGE datagrams before the current one. */
+  /** Drop (and count) tails that came more than MAX_TAIL_AGE datagrams before the current one. */
   #expireTails(): void {
     const oldest = this.#stats.datagrams - MAX_TAIL_AGE;
-    let n = 0;
-    while (n < this.#tailDatagrams.length && this.#tailDatagrams[n]! < oldest) n++;
-    this.#dropTails(n);
-  }
-
-  /** Drop the `n` oldest tails, counting their bytes. */
-  #dropTails(n: number): void {
-    for (let i = 0; i < n; i++) this.#stats.bytesDropped += this.#tails[i]!.length;
-    this.#tails.splice(0, n);
-    this.#tailDatagrams.splice(0, n);
+    while (this.#tailDatagrams.length > 0 && this.#tailDatagrams[0]! < oldest) {
+      this.#tailDatagrams.shift();
+      this.#stats.bytesDropped += this.#tails.shift()!.length;
+    }
   }
 }
 
