@@ -133,6 +133,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           const h = vhostConfig(config, vhost)?.hls;
           return h?.enabled === true ? h.path : undefined;
         },
+        hlsLive: (req, res, vhost, path, query) => hls.serveLive(req, res, vhost, path, query),
         vhostNames: () => [...config.vhosts.keys()],
         consumerOptions,
         fastCache: (key) => fastCache.snapshot(key),

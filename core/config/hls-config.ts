@@ -37,6 +37,16 @@ export interface HlsConfig {
   readonly disposeMs: number;
   /** default true. */
   readonly waitKeyframe: boolean;
+  /** `hls_use_fmp4` (SRS 7, default false): CMAF segments (init segment + .m4s) instead of MPEG-TS. */
+  readonly useFmp4: boolean;
+  /** `hls_fmp4_file` template (default [app]/[stream]-[seq].m4s). */
+  readonly fmp4File: string;
+  /** `hls_init_file` template (default [app]/[stream]/init.mp4). */
+  readonly initFile: string;
+  /** `hls_ll` (default false): Low-Latency HLS, fMP4 parts served from memory (implies fMP4). */
+  readonly ll: boolean;
+  /** `hls_part` seconds → ms (default 0.2 s): the LL-HLS part target. */
+  readonly partMs: number;
 }
 
 type HlsKey = Extract<LeafKey, `vhost.hls.${string}`>;
@@ -61,5 +71,10 @@ export function buildHlsConfig(read: HlsValueReader): HlsConfig {
     cleanup: read('vhost.hls.hls_cleanup'),
     disposeMs: read('vhost.hls.hls_dispose'),
     waitKeyframe: read('vhost.hls.hls_wait_keyframe'),
+    useFmp4: read('vhost.hls.hls_use_fmp4'),
+    fmp4File: read('vhost.hls.hls_fmp4_file'),
+    initFile: read('vhost.hls.hls_init_file'),
+    ll: read('vhost.hls.hls_ll'),
+    partMs: read('vhost.hls.hls_part'),
   };
 }

@@ -264,6 +264,19 @@ export const SCHEMA = {
     default: 'on',
     doc: 'on: cut video segments at keyframes only; off: at the first message past hls_fragment',
   },
+  'vhost.hls.hls_use_fmp4': { kind: 'onoff', default: 'off', doc: 'on: CMAF segments (init.mp4 + .m4s, SRS 7) instead of MPEG-TS' },
+  'vhost.hls.hls_fmp4_file': {
+    kind: 'string',
+    default: '[app]/[stream]-[seq].m4s',
+    doc: 'fMP4 segment path under hls_path; the variables of hls_ts_file',
+  },
+  'vhost.hls.hls_init_file': { kind: 'string', default: '[app]/[stream]/init.mp4', doc: 'fMP4 init segment path under hls_path; [vhost] [app] [stream]' },
+  'vhost.hls.hls_ll': {
+    kind: 'onoff',
+    default: 'off',
+    doc: 'on: Low-Latency HLS (fMP4 parts of hls_part, blocking playlist reload, preload hints), served from memory',
+  },
+  'vhost.hls.hls_part': { kind: 'seconds', default: '0.2', min: 0.05, max: 5, doc: 'LL-HLS part target duration (EXT-X-PART-INF PART-TARGET)' },
   'vhost.dvr': { kind: 'block', doc: 'DVR: every publish of the vhost recorded to FLV or MP4 files (SRS dvr)' },
   'vhost.dvr.enabled': { kind: 'onoff', default: 'off', doc: 'whether streams of this vhost are recorded' },
   'vhost.dvr.dvr_apply': {

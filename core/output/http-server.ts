@@ -57,6 +57,11 @@ export interface HttpServerOptions {
    * a missing .ts falls through to the live mount, a missing .m3u8 to `dir`).
    */
   hlsRoot?: (vhost: string) => string | undefined;
+  /**
+   * Low-Latency HLS files kept in memory (HlsServer.serveLive): answers and returns true when `path` (decoded) is
+   * one of `vhost`'s; tried before `hlsRoot`.
+   */
+  hlsLive?: (req: IncomingMessage, res: ServerResponse, vhost: string, path: string, query: URLSearchParams) => boolean;
   vhostNames: () => readonly string[];
   consumerOptions?: (key: StreamKey) => ConsumerOptions | undefined;
   /**
@@ -198,6 +203,7 @@ export class HttpServer {
       return;
     }
     const vhost = this.#pickVhost(req, url);
+    if (this.#opts.hlsLive?.(req, res, vhost, path, url.searchParams) === true) return;
     const hlsRoot = this.#opts.hlsRoot?.(vhost);
     if (hlsRoot !== undefined && serveHlsFile(req, res, hlsRoot, { onNotFound: () => this.#route(req, res, vhost, path) })) return;
     this.#route(req, res, vhost, path);

@@ -1,6 +1,7 @@
 /**
- * Serves HLS files under hls_path (SRS SrsHttpStaticServer / SrsHttpFileServer for .m3u8 and .ts;
- * RFC 8216 section 4 MIME types, RFC 9110 14 Range requests, RFC 9110 15.5.17 416).
+ * Serves HLS files under hls_path (SRS SrsHttpStaticServer / SrsHttpFileServer for .m3u8, .ts, and with fMP4 the
+ * .m4s segments and .mp4 init segments; RFC 8216 section 4 MIME types, RFC 9110 14 Range requests, RFC 9110
+ * 15.5.17 416).
  *
  * Never serves a file outside its root: each decoded path segment must be a plain name (no '', '.', '..',
  * '/', '\\' or NUL, so percent-encoded traversal fails too), and the file's realpath must lie under the root's
@@ -13,8 +14,16 @@ import { join, sep } from 'node:path';
 
 export const HLS_PLAYLIST_CONTENT_TYPE = 'application/vnd.apple.mpegurl';
 export const HLS_SEGMENT_CONTENT_TYPE = 'video/mp2t';
+/** fMP4 media segments (RFC 8216 section 3.3; the 'video/iso.segment' type registered with IANA). */
+export const HLS_FMP4_SEGMENT_CONTENT_TYPE = 'video/iso.segment';
+/** fMP4 init segments (EXT-X-MAP). */
+export const HLS_INIT_CONTENT_TYPE = 'video/mp4';
 
-type HlsFileKind = 'playlist' | 'segment';
+type HlsFileKind = 'playlist' | 'segment' | 'fmp4' | 'init';
+
+const CONTENT_TYPE: Readonly<Record<HlsFileKind, string>> = {
+  playlist: HLS_PLAYLIST_CONTENT_TYPE, segment: HLS_SEGMENT_CONTENT_TYPE, fmp4: HLS_FMP4_SEGMENT_CONTENT_TYPE, init: HLS_INIT_CONTENT_TYPE,
+};
 
 export interface ServeHlsFileOptions {
   /**
@@ -79,6 +88,8 @@ function kindOf(name: string): HlsFileKind | undefined {
   const lower = name.toLowerCase();
   if (lower.endsWith('.m3u8')) return 'playlist';
   if (lower.endsWith('.ts')) return 'segment';
+  if (lower.endsWith('.m4s')) return 'fmp4';
+  if (lower.endsWith('.mp4')) return 'init';
   return undefined;
 }
 
@@ -154,12 +165,12 @@ async function serve(
   const size = stat.size;
   const headers: Record<string, string> = {
     ...CORS,
-    'Content-Type': kind === 'playlist' ? HLS_PLAYLIST_CONTENT_TYPE : HLS_SEGMENT_CONTENT_TYPE,
+    'Content-Type': CONTENT_TYPE[kind],
     'Last-Modified': stat.mtime.toUTCString(),
   };
   if (kind === 'playlist') headers['Cache-Control'] = 'no-cache';
   else headers['Accept-Ranges'] = 'bytes';
-  const range = kind === 'segment' ? parseByteRange(req.headers.range, size) : undefined;
+  const range = kind !== 'playlist' ? parseByteRange(req.headers.range, size) : undefined;
   if (range === 'unsatisfiable') {
     await fh.close();
     return answer(res, 416, { ...headers, 'Content-Range': `bytes */${size}` });
@@ -181,11 +192,11 @@ async function serve(
 }
 
 /**
- * Handles a request for an HLS file (.m3u8 or .ts, by the request path) under `root` (hls_path).
- * Playlists: `application/vnd.apple.mpegurl`, `Cache-Control: no-cache`. Segments: `video/mp2t`, single byte
- * ranges (206, 416). CORS: `Access-Control-Allow-Origin: *`. GET and HEAD (OPTIONS answered for CORS preflight,
+ * Handles a request for an HLS file (.m3u8, .ts, .m4s or .mp4, by the request path) under `root` (hls_path).
+ * Playlists: `application/vnd.apple.mpegurl`, `Cache-Control: no-cache`. Segments: `video/mp2t`,
+ * `video/iso.segment` (.m4s), `video/mp4` (init), single byte ranges (206, 416). CORS: `Access-Control-Allow-Origin: *`. GET and HEAD (OPTIONS answered for CORS preflight,
  * other methods 405). Refused or unknown paths: 404.
- * @returns false, without touching `res`, when the path is not a .m3u8/.ts file (the caller routes it); true when
+ * @returns false, without touching `res`, when the path is not an HLS file (the caller routes it); true when
  *   this function answers (asynchronously) or has handed the request to `options.onNotFound`.
  */
 export function serveHlsFile(req: IncomingMessage, res: ServerResponse, root: string, options: ServeHlsFileOptions = {}): boolean {

@@ -1,8 +1,15 @@
 /**
  * One HLS output for one published stream (SRS SrsHls + SrsHlsController + SrsHlsMuxer): a hub consumer that
- * muxes RtmpMessages to MPEG-TS (core/remux/rtmp-to-ts.ts), cuts segments (hls-segmenter.ts), writes each closed
- * segment and then the playlist atomically (atomic-file.ts, m3u8.ts), deletes expired segments (hls_cleanup) and
- * every file of the stream hls_dispose after the publisher left (cancelled by a republish).
+ * muxes RtmpMessages to MPEG-TS or, with `hls_use_fmp4`, CMAF fragments (hls-container.ts), cuts segments
+ * (hls-segmenter.ts), writes each closed segment and then the playlist atomically (atomic-file.ts, m3u8.ts),
+ * deletes expired segments (hls_cleanup) and every file of the stream hls_dispose after the publisher left
+ * (cancelled by a republish). fMP4: each program (the tracks; a new one after a track appears) has its init
+ * segment, hls_init_file (`-1`, `-2`, ... before the extension for later programs), listed as EXT-X-MAP, and each
+ * segment its EXT-X-PROGRAM-DATE-TIME.
+ *
+ * Low-Latency HLS (`hls_ll on`, always fMP4): nothing is written to disk; the init segments, segments, parts of
+ * `hls_part` seconds and the playlist live in memory (hls-live.ts), which HlsServer serves with blocking playlist
+ * reload and preload hints.
  *
  * Never blocks the hub: `send` always returns true. The open segment's bytes are kept in memory and written when
  * it closes, through one serial async job chain (segment, then playlist, then cleanup). Bytes held (open segment
@@ -28,8 +35,11 @@ import { MessageType, SoundFormat, type RtmpMessage } from '../../media/message.
 import type { StreamKey } from '../../media/stream-key.ts';
 import type { ConsumerTarget, SourceEvent, Subscriber } from '../../hub/ports.ts';
 import { readAudioTagHeader } from '../../protocol/flv/flv-tag.ts';
-import { TsMuxer, type TsAudioCodec, type TsVideoCodec } from '../../remux/rtmp-to-ts.ts';
+import type { TsAudioCodec, TsVideoCodec } from '../../remux/rtmp-to-ts.ts';
+import type { CmafPart } from '../../remux/rtmp-to-cmaf.ts';
 import { AtomicFileWriter, disposeStreamFiles, removeFiles, writeFileAtomic } from './atomic-file.ts';
+import { CmafHlsContainer, TsHlsContainer, type HlsContainer } from './hls-container.ts';
+import { HlsLivePlaylist } from './hls-live.ts';
 import { expandHlsPath, resolveHlsFile, segmentUri } from './hls-path.ts';
 import { HlsSegmenter, type HlsSegmentInfo } from './hls-segmenter.ts';
 import { writeMediaPlaylist } from './m3u8.ts';
@@ -73,6 +83,15 @@ interface OpenFile {
 interface WrittenFile {
   readonly file: string;
   readonly uri: string;
+  /** fMP4: the init segment's URI (EXT-X-MAP) and the wall-clock start (EXT-X-PROGRAM-DATE-TIME). */
+  readonly mapUri: string | undefined;
+  readonly startWallMs: number;
+}
+
+/** The URI of part `index` of a segment: `s-12.m4s` → `s-12.3.m4s`. */
+export function hlsPartUri(segmentUri: string, index: number): string {
+  const dot = segmentUri.lastIndexOf('.');
+  return dot > segmentUri.lastIndexOf('/') ? `${segmentUri.slice(0, dot)}.${index}${segmentUri.slice(dot)}` : `${segmentUri}.${index}`;
 }
 
 export class HlsMuxer implements ConsumerTarget {
@@ -85,7 +104,9 @@ export class HlsMuxer implements ConsumerTarget {
   readonly #onEnd: ((muxer: HlsMuxer) => void) | undefined;
   readonly #m3u8Rel: string;
   readonly #m3u8File: string;
-  readonly #ts = new TsMuxer();
+  readonly #container: HlsContainer;
+  /** LL-HLS in memory (hls_ll on); undefined: files on disk. */
+  readonly #live: HlsLivePlaylist | undefined;
   readonly #segmenter: HlsSegmenter;
   /** Segment files on disk (or being written) by sequence number. */
   readonly #files = new Map<number, WrittenFile>();
@@ -93,6 +114,12 @@ export class HlsMuxer implements ConsumerTarget {
   #sub: Subscriber | undefined;
   #video: TsVideoCodec | undefined;
   #audio: TsAudioCodec | undefined;
+  /** The last video sequence header; the last AAC sequence header or the first MP3 frame (fMP4 sample entries). */
+  #videoConfig: RtmpMessage | undefined;
+  #audioConfig: RtmpMessage | undefined;
+  /** Programs started (fMP4: init segments written) and the current init segment's URI. */
+  #programs = 0;
+  #mapUri: string | undefined;
   #started = false;
   #preroll: RtmpMessage[] = [];
   #open: OpenFile | undefined;
@@ -122,6 +149,26 @@ export class HlsMuxer implements ConsumerTarget {
       windowMs: this.#cfg.windowMs,
       waitKeyframe: this.#cfg.waitKeyframe,
     });
+    const ll = this.#cfg.ll;
+    this.#container = ll || this.#cfg.useFmp4 ? new CmafHlsContainer(ll ? this.#cfg.partMs : Number.POSITIVE_INFINITY) : new TsHlsContainer();
+    this.#live = ll
+      ? new HlsLivePlaylist({
+        partTargetMs: this.#cfg.partMs,
+        targetDurationFloorMs: this.#cfg.fragmentMs * this.#cfg.tdRatio,
+        entryPrefix: this.#cfg.entryPrefix,
+        partUri: hlsPartUri,
+      })
+      : undefined;
+  }
+
+  /** The playlist's path relative to hls_path (its URL path on the HTTP server without the leading '/'). */
+  get playlistPath(): string {
+    return this.#m3u8Rel;
+  }
+
+  /** The in-memory LL-HLS playlist and its files (hls_ll on), else undefined. */
+  get live(): HlsLivePlaylist | undefined {
+    return this.#live;
   }
 
   /** Absolute path of the playlist. */
@@ -193,15 +240,21 @@ export class HlsMuxer implements ConsumerTarget {
     const isAudio = msg.type === MessageType.Audio;
     if ((isVideo && this.#cfg.vcodec === 'vn') || (isAudio && this.#cfg.acodec === 'an') || (!isVideo && !isAudio)) return;
     if (msg.kind === 'video-config' || msg.kind === 'audio-config') {
-      this.#ts.writeMessage(msg, []); // codec state only; writes nothing
+      this.#container.config(msg);
       const newTrack = msg.kind === 'video-config' ? this.#video === undefined : this.#audio === undefined;
-      if (msg.kind === 'video-config') this.#video = 'h264';
-      else this.#audio = 'aac';
+      if (msg.kind === 'video-config') {
+        this.#video = 'h264';
+        this.#videoConfig = msg;
+      } else {
+        this.#audio = 'aac';
+        this.#audioConfig = msg;
+      }
       if (newTrack && this.#started) this.#restart();
       return;
     }
     if (isAudio && this.#audio === undefined && readAudioTagHeader(msg.payload).soundFormat === SoundFormat.Mp3) {
       this.#audio = 'mp3';
+      this.#audioConfig = msg;
       if (this.#started) this.#restart();
     }
     if (this.#started) return this.#feed(msg);
@@ -234,9 +287,22 @@ export class HlsMuxer implements ConsumerTarget {
     while (preroll.length > 1 && msg.timestamp - (preroll[0] as RtmpMessage).timestamp > TRACK_WAIT_MS) preroll.shift();
   }
 
+  /** @throws GatewayError when fMP4 cannot carry the tracks (hls_on_error decides). */
   #start(): void {
-    this.#ts.configure(this.#video, this.#audio);
+    const init = this.#container.start({ video: this.#video, audio: this.#audio, videoConfig: this.#videoConfig, audioConfig: this.#audioConfig });
     this.#started = true;
+    if (init === undefined) return;
+    const n = this.#programs++;
+    let rel = expandHlsPath(this.#cfg.initFile, { ...this.#key, timestampMs: this.#now() });
+    if (n > 0) rel = hlsPartUri(rel, n).replace(/\.(\d+)(\.[^./]*)?$/, '-$1$2'); // init.mp4 → init-1.mp4
+    const uri = segmentUri(this.#m3u8Rel, rel);
+    this.#mapUri = uri;
+    if (this.#live !== undefined) {
+      this.#live.setInit(uri, init);
+      return;
+    }
+    const file = resolveHlsFile(this.#cfg.path, rel);
+    this.#enqueue(() => writeFileAtomic(file, init));
   }
 
   /** A track appeared mid-stream: end the segment, reconfigure at the next start point, discontinuous. */
@@ -266,23 +332,51 @@ export class HlsMuxer implements ConsumerTarget {
     }
     const step = this.#segmenter.push(msg.timestamp, msg.kind);
     if (step.cut) {
-      if (step.closed !== undefined) this.#closeSegment(step.closed, step.expired);
+      const closing = this.#open;
+      if (closing !== undefined) this.#addPart(closing, (out) => this.#container.closeSegment(msg.timestamp, out));
       const open = this.#segmenter.open;
-      if (open !== undefined) {
-        const chunks: Buffer[] = [];
-        this.#ts.writeTables(chunks);
-        this.#open = { sequence: open.sequence, startWallMs: this.#now(), chunks, bytes: 0 };
-        this.#account(this.#open, chunks, 0);
+      const next = open === undefined ? undefined : { sequence: open.sequence, startWallMs: this.#now(), chunks: [] as Buffer[], bytes: 0 };
+      if (step.closed !== undefined) this.#closeSegment(step.closed, step.expired, next);
+      else if (next !== undefined) this.#live?.openSegment(this.#liveStart(next, open?.discontinuity ?? false));
+      if (next !== undefined) {
+        this.#open = next;
+        this.#container.openSegment(next.chunks);
+        this.#account(next, next.chunks, 0);
       }
     }
     const seg = this.#open;
     if (seg === undefined) return;
+    this.#addPart(seg, (out) => this.#container.write(msg, out));
+  }
+
+  /** Run a container write into `seg`, account its bytes, and hand a completed part to the LL playlist. */
+  #addPart(seg: OpenFile, write: (out: Buffer[]) => CmafPart | undefined): void {
     const n = seg.chunks.length;
+    let part: CmafPart | undefined;
     try {
-      this.#ts.writeMessage(msg, seg.chunks);
+      part = write(seg.chunks);
     } finally {
       this.#account(seg, seg.chunks, n);
     }
+    if (part !== undefined) this.#live?.addPart(part.bytes, part.durationMs, part.independent);
+  }
+
+  /** The name and facts of a segment as it opens (LL-HLS lists it, with its parts, before it is complete). */
+  #liveStart(seg: OpenFile, discontinuity: boolean): { sequence: number; uri: string; discontinuity: boolean; mapUri: string; programDateTimeMs: number } {
+    return {
+      sequence: seg.sequence,
+      uri: this.#segmentName(seg.sequence, seg.startWallMs, undefined).uri,
+      discontinuity,
+      mapUri: this.#mapUri ?? '',
+      programDateTimeMs: seg.startWallMs,
+    };
+  }
+
+  /** The file and URI of segment `sequence` (hls_ts_file, or hls_fmp4_file for fMP4). */
+  #segmentName(sequence: number, startWallMs: number, durationMs: number | undefined): { file: string; uri: string } {
+    const template = this.#container.format === 'fmp4' ? this.#cfg.fmp4File : this.#cfg.tsFile;
+    const rel = expandHlsPath(template, { ...this.#key, sequence, timestampMs: startWallMs, ...(durationMs !== undefined ? { durationMs } : {}) });
+    return { file: resolveHlsFile(this.#cfg.path, rel), uri: segmentUri(this.#m3u8Rel, rel) };
   }
 
   #account(seg: OpenFile, chunks: readonly Buffer[], from: number): void {
@@ -295,13 +389,16 @@ export class HlsMuxer implements ConsumerTarget {
 
   /** The publisher left or the muxer stops: close the open segment (its duration is estimated). */
   #finishSegment(): void {
-    if (this.#open === undefined) return;
+    const seg = this.#open;
+    if (seg === undefined) return;
+    this.#addPart(seg, (out) => this.#container.closeSegment(undefined, out));
     const { closed, expired } = this.#segmenter.close();
-    if (closed !== undefined) this.#closeSegment(closed, expired);
+    if (closed !== undefined) this.#closeSegment(closed, expired, undefined);
     this.#open = undefined;
   }
 
-  #closeSegment(info: HlsSegmentInfo, expired: readonly HlsSegmentInfo[]): void {
+  /** @param next the segment that opens now (LL-HLS lists it in the same playlist update); undefined: none. */
+  #closeSegment(info: HlsSegmentInfo, expired: readonly HlsSegmentInfo[], next: OpenFile | undefined): void {
     const seg = this.#open;
     this.#open = undefined;
     if (seg === undefined || seg.sequence !== info.sequence) {
@@ -309,9 +406,15 @@ export class HlsMuxer implements ConsumerTarget {
       return;
     }
     this.#segments++;
-    const rel = expandHlsPath(this.#cfg.tsFile, { ...this.#key, sequence: info.sequence, timestampMs: seg.startWallMs, durationMs: info.durationMs });
-    const file = resolveHlsFile(this.#cfg.path, rel);
-    this.#files.set(info.sequence, { file, uri: segmentUri(this.#m3u8Rel, rel) });
+    const live = this.#live;
+    if (live !== undefined) {
+      this.#pendingBytes -= seg.bytes; // kept by the playlist's window, not queued for the disk
+      const then = next === undefined ? 'end' as const : this.#liveStart(next, this.#segmenter.open?.discontinuity ?? false);
+      live.closeSegment(info.durationMs, this.#segmenter.mediaSequence, this.#segmenter.discontinuitySequence, then);
+      return;
+    }
+    const { file, uri } = this.#segmentName(info.sequence, seg.startWallMs, info.durationMs);
+    this.#files.set(info.sequence, { file, uri, mapUri: this.#mapUri, startWallMs: seg.startWallMs });
     const gone: string[] = [];
     if (this.#cfg.cleanup) {
       for (const s of expired) {
@@ -324,11 +427,15 @@ export class HlsMuxer implements ConsumerTarget {
     const playlist = writeMediaPlaylist({
       mediaSequence: this.#segmenter.mediaSequence,
       discontinuitySequence: this.#segmenter.discontinuitySequence,
-      segments: this.#segmenter.window.map((s) => ({
-        uri: this.#files.get(s.sequence)?.uri ?? `${s.sequence}.ts`,
-        durationMs: s.durationMs,
-        discontinuity: s.discontinuity,
-      })),
+      segments: this.#segmenter.window.map((s) => {
+        const f = this.#files.get(s.sequence);
+        return {
+          uri: f?.uri ?? `${s.sequence}.ts`,
+          durationMs: s.durationMs,
+          discontinuity: s.discontinuity,
+          ...(f?.mapUri !== undefined ? { mapUri: f.mapUri, programDateTimeMs: f.startWallMs } : {}),
+        };
+      }),
       targetDurationFloorMs: this.#cfg.fragmentMs * this.#cfg.tdRatio,
       entryPrefix: this.#cfg.entryPrefix,
     });

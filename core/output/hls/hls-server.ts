@@ -3,13 +3,21 @@
  * `hls { enabled on; }` it attaches one HlsMuxer as a hub consumer. A muxer outlives unpublish (it writes the last
  * segment, then waits hls_dispose for a republish) and is forgotten when it ends; the next publish of that stream
  * gets a new one, which starts its file work after the old one's (its dispose) has finished.
+ *
+ * Low-Latency HLS muxers (hls_ll on) keep their files in memory: `serveLive` answers the HTTP requests for them
+ * (playlist with `_HLS_msn`/`_HLS_part` blocking reload, init segments, segments, parts, the preload-hinted part),
+ * at the same URL paths files under hls_path would have.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { posix } from 'node:path';
 import type { HlsConfig } from '../../config/hls-config.ts';
 import type { Logger } from '../../log.ts';
 import { nextSessionId } from '../../log.ts';
 import { streamKeyString, type StreamKey } from '../../media/stream-key.ts';
 import type { HubPort, SourceEvents } from '../../hub/ports.ts';
 import { HlsMuxer, type HlsMuxerStats } from './hls-muxer.ts';
+import type { HlsLiveAnswer } from './hls-live.ts';
+import { HLS_FMP4_SEGMENT_CONTENT_TYPE, HLS_INIT_CONTENT_TYPE, HLS_PLAYLIST_CONTENT_TYPE } from './hls-files.ts';
 
 export interface HlsServerOptions {
   readonly hub: HubPort & SourceEvents;
@@ -25,6 +33,8 @@ export class HlsServer {
   readonly #muxers = new Map<string, HlsMuxer>();
   /** The file work of ended muxers still running, per stream (a new muxer of the stream waits for it). */
   readonly #draining = new Map<string, Promise<void>>();
+  /** LL-HLS muxers (files in memory) per vhost. */
+  readonly #live = new Map<string, Set<HlsMuxer>>();
   #off: (() => void) | undefined;
   #closed = false;
 
@@ -56,6 +66,7 @@ export class HlsServer {
     this.#off = undefined;
     const muxers = [...this.#muxers.values()];
     this.#muxers.clear();
+    this.#live.clear();
     await Promise.allSettled([...muxers.map((m) => m.close()), ...this.#draining.values()]);
   }
 
@@ -81,16 +92,69 @@ export class HlsServer {
       return;
     }
     this.#muxers.set(k, muxer);
+    if (muxer.live !== undefined) {
+      let set = this.#live.get(key.vhost);
+      if (set === undefined) this.#live.set(key.vhost, (set = new Set()));
+      set.add(muxer);
+    }
     const id = nextSessionId('hls');
     muxer.attach(this.#opts.hub.subscribe(key, { id, protocol: 'hls' }, muxer, { useGopCache: true }));
     log.info({ playlist: muxer.playlistFile }, 'HLS started');
   }
 
+  /**
+   * Answer a request for an LL-HLS file of `vhost` (`path`: the decoded URL path, `query`: its query), if one of
+   * its in-memory streams has it: GET/HEAD, CORS, `Cache-Control: no-cache` on playlists; a blocking request is
+   * answered when ready (or dropped if the client left).
+   * @returns false, without touching `res`, when no LL-HLS stream of the vhost has that path.
+   */
+  serveLive(req: IncomingMessage, res: ServerResponse, vhost: string, path: string, query: URLSearchParams): boolean {
+    const muxers = this.#live.get(vhost);
+    if (muxers === undefined) return false;
+    for (const m of muxers) {
+      const live = m.live;
+      if (live === undefined) continue;
+      const dir = posix.dirname(`/${m.playlistPath}`);
+      const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+      if (!path.startsWith(prefix)) continue;
+      const uri = path.slice(prefix.length).split('/').map(encodeURIComponent).join('/');
+      const answer = live.request(uri, posix.basename(m.playlistPath), query);
+      if (answer === undefined) continue;
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { Allow: 'GET, HEAD', 'Access-Control-Allow-Origin': '*' }).end();
+        return true;
+      }
+      if (answer instanceof Promise) void answer.then((a) => sendLive(req, res, a));
+      else sendLive(req, res, answer);
+      return true;
+    }
+    return false;
+  }
+
   #ended(k: string, m: HlsMuxer): void {
     if (this.#muxers.get(k) === m) this.#muxers.delete(k);
+    for (const set of this.#live.values()) set.delete(m);
     const idle = m.idle.then(() => {
       if (this.#draining.get(k) === idle) this.#draining.delete(k);
     });
     this.#draining.set(k, idle);
   }
+}
+
+const LIVE_CONTENT_TYPES = { playlist: HLS_PLAYLIST_CONTENT_TYPE, init: HLS_INIT_CONTENT_TYPE, segment: HLS_FMP4_SEGMENT_CONTENT_TYPE } as const;
+
+function sendLive(req: IncomingMessage, res: ServerResponse, a: HlsLiveAnswer): void {
+  if (res.destroyed || res.headersSent) return;
+  if (a.status !== 200) {
+    res.writeHead(a.status, { 'Access-Control-Allow-Origin': '*', 'Content-Length': '0' }).end();
+    return;
+  }
+  const body = typeof a.body === 'string' ? Buffer.from(a.body) : a.body;
+  res.writeHead(200, {
+    'Access-Control-Allow-Origin': '*',
+    'Content-Type': LIVE_CONTENT_TYPES[a.kind],
+    'Content-Length': String(body.length),
+    'Cache-Control': a.kind === 'playlist' ? 'no-cache' : 'max-age=60',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }

@@ -1,13 +1,26 @@
 /**
  * HLS media playlist writer (RFC 8216: 4.3.1.1 EXTM3U, 4.3.1.2 EXT-X-VERSION, 4.3.2.1 EXTINF,
- * 4.3.2.3 EXT-X-DISCONTINUITY, 4.3.3.1 EXT-X-TARGETDURATION, 4.3.3.2 EXT-X-MEDIA-SEQUENCE,
- * 4.3.3.3 EXT-X-DISCONTINUITY-SEQUENCE, 4.3.3.4 EXT-X-ENDLIST). Pure: values in, playlist text out.
+ * 4.3.2.3 EXT-X-DISCONTINUITY, 4.3.2.5 EXT-X-MAP, 4.3.2.6 EXT-X-PROGRAM-DATE-TIME, 4.3.3.1 EXT-X-TARGETDURATION,
+ * 4.3.3.2 EXT-X-MEDIA-SEQUENCE, 4.3.3.3 EXT-X-DISCONTINUITY-SEQUENCE, 4.3.3.4 EXT-X-ENDLIST) and the Low-Latency
+ * HLS tags of RFC 8216bis (4.4.3.7 EXT-X-PART-INF, 4.4.3.8 EXT-X-SERVER-CONTROL, 4.4.4.9 EXT-X-PART,
+ * 4.4.5.3 EXT-X-PRELOAD-HINT). Pure: values in, playlist text out.
  * SRS SrsHlsMuxer::_refresh_m3u8, with TARGETDURATION = ceil(max(longest EXTINF, hls_fragment × hls_td_ratio)).
  */
 import { ErrorCode, GatewayError } from '../../errors.ts';
 
 /** EXT-X-VERSION 3: decimal EXTINF durations (RFC 8216 section 7). */
 export const HLS_PLAYLIST_VERSION = 3;
+/** EXT-X-VERSION 6: EXT-X-MAP in a playlist that is not I-frames only (RFC 8216 section 7). */
+export const HLS_FMP4_PLAYLIST_VERSION = 6;
+
+/** A Partial Segment (EXT-X-PART). */
+export interface PlaylistPart {
+  readonly uri: string;
+  /** Written as DURATION seconds with 3 decimals. */
+  readonly durationMs: number;
+  /** INDEPENDENT=YES: it starts with a keyframe (or has no video). */
+  readonly independent: boolean;
+}
 
 export interface PlaylistSegment {
   /** URL of the segment, relative to the playlist (hls-path.ts segmentUri) or absolute. */
@@ -16,6 +29,24 @@ export interface PlaylistSegment {
   readonly durationMs: number;
   /** true: EXT-X-DISCONTINUITY is written before this segment (timestamps or encoding changed). */
   readonly discontinuity: boolean;
+  /** EXT-X-MAP URI (fMP4 init segment) in effect; written before the first segment and wherever it changes. */
+  readonly mapUri?: string;
+  /** EXT-X-PROGRAM-DATE-TIME (ms since 1970): the wall-clock time of the segment's first frame. */
+  readonly programDateTimeMs?: number;
+  /** Its Partial Segments (LL-HLS: listed for the last segments only). */
+  readonly parts?: readonly PlaylistPart[];
+}
+
+/** Low-Latency HLS: what EXT-X-PART-INF / EXT-X-SERVER-CONTROL say, and the segment being written. */
+export interface LowLatencyPlaylist {
+  /** PART-TARGET, ms. */
+  readonly partTargetMs: number;
+  /** PART-HOLD-BACK, ms (at least 2 × PART-TARGET; 3 × recommended). */
+  readonly partHoldBackMs: number;
+  /** The segment being written: its parts so far (after the complete segments). */
+  readonly open?: Omit<PlaylistSegment, 'uri' | 'durationMs'>;
+  /** EXT-X-PRELOAD-HINT TYPE=PART: the URI of the next part. */
+  readonly preloadHintUri?: string;
 }
 
 export interface MediaPlaylist {
@@ -30,7 +61,13 @@ export interface MediaPlaylist {
   readonly entryPrefix?: string;
   /** true: the stream ended, EXT-X-ENDLIST is written. */
   readonly endList?: boolean;
+  /** EXT-X-VERSION; default HLS_PLAYLIST_VERSION (HLS_FMP4_PLAYLIST_VERSION when a segment has a map). */
+  readonly version?: number;
+  /** LL-HLS tags (CAN-BLOCK-RELOAD=YES: the server answers `_HLS_msn`/`_HLS_part`). */
+  readonly lowLatency?: LowLatencyPlaylist;
 }
+
+const ms3 = (ms: number): string => (Math.round(ms) / 1000).toFixed(3);
 
 /** Joins hls_entry_prefix and a segment URI (SRS adds a '/' when the prefix lacks one). Absolute URIs are kept. */
 export function applyEntryPrefix(entryPrefix: string, uri: string): string {
@@ -49,7 +86,7 @@ export function targetDurationSeconds(segments: readonly PlaylistSegment[], floo
 }
 
 function checkUri(uri: string): void {
-  if (uri === '' || /[\r\n]/.test(uri)) {
+  if (uri === '' || /[\r\n"]/.test(uri)) {
     throw new GatewayError(ErrorCode.CasterOutput, `invalid HLS segment URI ${JSON.stringify(uri)}`);
   }
 }
@@ -67,22 +104,47 @@ export function writeMediaPlaylist(p: MediaPlaylist): string {
   if (!Number.isSafeInteger(discontinuitySequence) || discontinuitySequence < 0) {
     throw new GatewayError(ErrorCode.CasterOutput, `invalid EXT-X-DISCONTINUITY-SEQUENCE ${discontinuitySequence}`);
   }
+  const ll = p.lowLatency;
+  const hasMap = p.segments.some((x) => x.mapUri !== undefined) || ll?.open?.mapUri !== undefined;
   const lines = [
     '#EXTM3U',
-    `#EXT-X-VERSION:${HLS_PLAYLIST_VERSION}`,
+    `#EXT-X-VERSION:${p.version ?? (hasMap ? HLS_FMP4_PLAYLIST_VERSION : HLS_PLAYLIST_VERSION)}`,
     `#EXT-X-MEDIA-SEQUENCE:${p.mediaSequence}`,
   ];
   if (discontinuitySequence > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuitySequence}`);
   lines.push(`#EXT-X-TARGETDURATION:${targetDurationSeconds(p.segments, p.targetDurationFloorMs ?? 0)}`);
+  if (ll !== undefined) {
+    lines.push(`#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${ms3(ll.partHoldBackMs)}`);
+    lines.push(`#EXT-X-PART-INF:PART-TARGET=${ms3(ll.partTargetMs)}`);
+  }
   const prefix = p.entryPrefix ?? '';
+  let map: string | undefined;
+  const segmentTags = (s: Omit<PlaylistSegment, 'uri' | 'durationMs'>): void => {
+    if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+    if (s.mapUri !== undefined && s.mapUri !== map) {
+      checkUri(s.mapUri);
+      map = s.mapUri;
+      lines.push(`#EXT-X-MAP:URI="${applyEntryPrefix(prefix, s.mapUri)}"`);
+    }
+    if (s.programDateTimeMs !== undefined) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.programDateTimeMs).toISOString()}`);
+    for (const part of s.parts ?? []) {
+      checkUri(part.uri);
+      lines.push(`#EXT-X-PART:DURATION=${ms3(part.durationMs)},URI="${applyEntryPrefix(prefix, part.uri)}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
+    }
+  };
   for (const s of p.segments) {
     if (!Number.isFinite(s.durationMs) || s.durationMs < 0) {
       throw new GatewayError(ErrorCode.CasterOutput, `invalid HLS segment duration ${s.durationMs} ms`);
     }
     checkUri(s.uri);
-    if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
-    lines.push(`#EXTINF:${(Math.round(s.durationMs) / 1000).toFixed(3)},`);
+    segmentTags(s);
+    lines.push(`#EXTINF:${ms3(s.durationMs)},`);
     lines.push(applyEntryPrefix(prefix, s.uri));
+  }
+  if (ll?.open !== undefined && p.endList !== true) segmentTags(ll.open);
+  if (ll?.preloadHintUri !== undefined && p.endList !== true) {
+    checkUri(ll.preloadHintUri);
+    lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${applyEntryPrefix(prefix, ll.preloadHintUri)}"`);
   }
   if (p.endList === true) lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;

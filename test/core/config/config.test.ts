@@ -182,6 +182,11 @@ const HLS_DEFAULTS = {
   cleanup: true,
   disposeMs: 120_000,
   waitKeyframe: true,
+  useFmp4: false,
+  fmp4File: '[app]/[stream]-[seq].m4s',
+  initFile: '[app]/[stream]/init.mp4',
+  ll: false,
+  partMs: 200,
 } as const;
 
 const DVR_DEFAULTS = {
@@ -569,6 +574,7 @@ test('vhost hls {}: SRS directives, seconds as ms, empty entry prefix, enum and 
     hls_path /var/hls; hls_m3u8_file [vhost]/[app]/[stream]/index.m3u8; hls_ts_file [app]/[stream]/[2006][01][02]-[seq].ts;
     hls_entry_prefix "http://cdn.example.com/hls"; hls_acodec mp3; hls_vcodec vn; hls_cleanup off; hls_dispose 0;
     hls_wait_keyframe off; hls_ts_floor off;
+    hls_use_fmp4 on; hls_fmp4_file [app]/[stream]-[seq].m4s; hls_init_file [app]/init.mp4; hls_ll on; hls_part 0.5;
   }
 }`);
   assert.deepEqual(config.vhosts.get('v')?.hls, {
@@ -587,6 +593,11 @@ test('vhost hls {}: SRS directives, seconds as ms, empty entry prefix, enum and 
     cleanup: false,
     disposeMs: 0,
     waitKeyframe: false,
+    useFmp4: true,
+    fmp4File: '[app]/[stream]-[seq].m4s',
+    initFile: '[app]/init.mp4',
+    ll: true,
+    partMs: 500,
   });
   assert.deepEqual(warnings.map((w) => w.message), ["unknown directive 'hls_ts_floor'"]);
   assert.equal(load('vhost v { hls { hls_entry_prefix ""; } }').config.vhosts.get('v')?.hls.entryPrefix, '');

@@ -20,7 +20,8 @@ function hlsConfig(dir: string, enabled: boolean): HlsConfig {
   return {
     enabled, fragmentMs: 2000, tdRatio: 1, aofRatio: 2.1, windowMs: 60_000, onError: 'continue', path: dir,
     m3u8File: '[vhost]/[app]/[stream].m3u8', tsFile: '[vhost]/[app]/[stream]-[seq].ts', entryPrefix: '', acodec: 'aac',
-    vcodec: 'h264', cleanup: true, disposeMs: 0, waitKeyframe: true,
+    vcodec: 'h264', cleanup: true, disposeMs: 0, waitKeyframe: true, useFmp4: false, fmp4File: '[app]/[stream]-[seq].m4s',
+    initFile: '[app]/[stream]/init.mp4', ll: false, partMs: 200,
   };
 }
 
