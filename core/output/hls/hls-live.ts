@@ -195,6 +195,7 @@ export class HlsLivePlaylist {
         done: resolve,
         timer: setTimeout(() => this.#settle(w, check() ?? (onTimeout.status === 200 ? { status: 200, kind: 'playlist', body: this.#text } : onTimeout)), timeoutMs),
       };
+      w.timer.unref(); // a held request never keeps a stopping gateway alive
       this.#waiters.add(w);
     });
   }
