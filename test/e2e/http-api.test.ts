@@ -2,7 +2,8 @@
  * End to end: the SRS-compatible HTTP API and Prometheus /metrics on a gateway with real peers. ffmpeg publishes
  * RTMP and pushes RTSP, an ffmpeg ingester runs, ffmpeg plays HTTP-FLV; the answers are compared field by field
  * (name and JSON type) with SRS's (fixtures/srs-api/, written from SRS 5.0.216's code), then a player, an RTMP
- * publisher, an RTSP session and an ingester are kicked and the effect is observed on the peers themselves.
+ * publisher, an RTSP session, a FLV POST, a UDP sender session and an ingester are kicked and the effect is
+ * observed on the peers themselves.
  * JSONP, CORS, Basic auth (401) and the exporter port are checked; /metrics is parsed by the official Prometheus
  * Python client's parser (Debian python3-prometheus-client) and its counters rise.
  */
@@ -10,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fixture, freeTcpPort, run, startProcess, waitFor, type Running } from '../helpers/peers.ts';
+import { fixture, freeTcpPort, freeUdpPort, run, sendTsOverUdp, startProcess, waitFor, type Running } from '../helpers/peers.ts';
 import { HTTP_FLV_VHOST, startTestGateway } from './harness.ts';
 
 const FLV = 'flv/h264-aac-320x240-10s.flv';
@@ -83,20 +84,30 @@ function sample(families: Record<string, Family>, name: string, labels: Record<s
 
 /** Resolves with the peer's exit, or rejects when it is still running after `ms`. */
 async function exitsWithin(p: Running, ms: number, what: string): Promise<void> {
-  const timer = sleep(ms).then(() => {
+  const cancel = new AbortController();
+  const timer = sleep(ms, undefined, { signal: cancel.signal }).then(() => {
     throw new Error(`${what} still running ${ms} ms after the kick`);
   });
-  await Promise.race([p.exited, timer]);
+  timer.catch(() => {}); // the aborted timer's rejection once the peer has exited
+  try {
+    await Promise.race([p.exited, timer]);
+  } finally {
+    cancel.abort();
+  }
 }
 
-test('SRS HTTP API: shapes as SRS, castgate casters/ingesters, JSONP, CORS, /metrics, kick a player, an RTMP publisher, an RTSP session, an ingester', { timeout: 90_000 }, async () => {
+test('SRS HTTP API: shapes as SRS, castgate casters/ingesters, JSONP, CORS, /metrics, kick a player, an RTMP publisher, an RTSP session, a FLV POST, a UDP sender, an ingester', { timeout: 90_000 }, async () => {
   const apiPort = await freeTcpPort();
   const exporterPort = await freeTcpPort();
   const rtspPort = await freeTcpPort();
+  const flvPort = await freeTcpPort();
+  const udpPort = await freeUdpPort();
   const t = await startTestGateway(
     `http_api { enabled on; listen 127.0.0.1:${apiPort}; crossdomain on; }\n` +
       `exporter { enabled on; listen 127.0.0.1:${exporterPort}; label test; }\n` +
       `stream_caster { enabled on; caster rtsp; output rtmp://127.0.0.1/[app]/[stream]; listen 127.0.0.1:${rtspPort}; }\n` +
+      `stream_caster { enabled on; caster flv; output rtmp://127.0.0.1/[app]/[stream]; listen 127.0.0.1:${flvPort}; }\n` +
+      `stream_caster { enabled on; caster mpegts_over_udp; output rtmp://127.0.0.1/live/udp; listen 127.0.0.1:${udpPort}; }\n` +
       HTTP_FLV_VHOST.replace(
         / }\n$/,
         ' ingest lavfi { enabled on; input { type device; url testsrc2=size=160x120:rate=10; } engine { enabled on; iformat lavfi; vcodec libx264; vpreset ultrafast; vparams { g 10; } acodec an; output rtmp://127.0.0.1/live/ing; } } }\n',
@@ -114,6 +125,8 @@ test('SRS HTTP API: shapes as SRS, castgate casters/ingesters, JSONP, CORS, /met
   const streamNamed = async (name: string): Promise<Json | undefined> => (await streams()).find((s) => s.name === name);
   const publisher = startProcess('ffmpeg', [...QUIET, '-re', '-stream_loop', '-1', '-i', fixture(FLV), '-c', 'copy', '-f', 'flv', t.rtmpUrl('live/one')]);
   const rtspPusher = startProcess('ffmpeg', [...QUIET, '-re', '-stream_loop', '-1', '-i', fixture(FLV), '-c', 'copy', '-rtsp_transport', 'tcp', '-f', 'rtsp', `rtsp://127.0.0.1:${rtspPort}/live/cam`]);
+  const flvPoster = startProcess('ffmpeg', [...QUIET, '-re', '-stream_loop', '-1', '-i', fixture(FLV), '-c', 'copy', '-f', 'flv', '-method', 'POST', `http://127.0.0.1:${flvPort}/live/post.flv`]);
+  const udpSender = sendTsOverUdp(fixture('ts/h264-aac-320x240-25fps-10s.ts'), udpPort, { loops: -1 });
   let player: Running | undefined;
   try {
     await waitFor(async () => (await streamNamed('one'))?.video !== null && (await streamNamed('one')) !== undefined, 15_000);
@@ -121,7 +134,7 @@ test('SRS HTTP API: shapes as SRS, castgate casters/ingesters, JSONP, CORS, /met
     await waitFor(async () => {
       const names = (await streams()).filter((s) => (s.publish as Json).active === true).map((s) => s.name);
       const players = (await clients()).filter((c) => c.type === 'flv-play');
-      return ['one', 'cam', 'ing'].every((n) => names.includes(n)) && players.length === 1;
+      return ['one', 'cam', 'ing', 'post', 'udp'].every((n) => names.includes(n)) && players.length === 1;
     }, 20_000);
 
     // --- shapes: every SRS field with SRS's JSON type; castgate's additions are the documented ones.
@@ -141,7 +154,9 @@ test('SRS HTTP API: shapes as SRS, castgate casters/ingesters, JSONP, CORS, /met
       ]);
       assert.equal(c.stream, (await streams()).find((s) => s.name === c.name)?.id, 'client.stream is the stream id');
     }
-    assert.deepEqual(ourClients.map((c) => `${String(c.name)}:${String(c.type)}`).sort(), ['cam:rtsp-publish', 'ing:ingest-publish', 'one:flv-play', 'one:fmle-publish']);
+    assert.deepEqual(ourClients.map((c) => `${String(c.name)}:${String(c.type)}`).sort(), [
+      'cam:rtsp-publish', 'ing:ingest-publish', 'one:flv-play', 'one:fmle-publish', 'post:http-flv-post-publish', 'udp:mpegts_over_udp-publish',
+    ]);
     const versions = await getJson('/api/v1/versions');
     assert.deepEqual(compareShape(srsFixture('versions.json'), versions, 'versions'), []);
     assert.equal(versions.pid, String(process.pid));
@@ -152,7 +167,7 @@ test('SRS HTTP API: shapes as SRS, castgate casters/ingesters, JSONP, CORS, /met
     assert.ok(Number.isInteger(summaries.self.srs_uptime));
     assert.ok((summaries.system.cpus as number) >= 1);
     const vhosts = (await getJson('/api/v1/vhosts')).vhosts as Json[];
-    assert.deepEqual(vhosts.map((v) => [v.name, v.id === one.vhost, v.streams, v.clients]), [['__defaultVhost__', true, 3, 4]]);
+    assert.deepEqual(vhosts.map((v) => [v.name, v.id === one.vhost, v.streams, v.clients]), [['__defaultVhost__', true, 5, 6]]);
 
     // --- lookups, pages and SRS's error bodies (HTTP 200, code alone).
     const errors = srsFixture('errors.json');
@@ -163,7 +178,7 @@ test('SRS HTTP API: shapes as SRS, castgate casters/ingesters, JSONP, CORS, /met
     assert.deepEqual(await getJson('/api/v1/raw?rpc=reload'), errors.raw_api_disabled);
     const page = (await getJson('/api/v1/clients?start=1&count=2')).clients as Json[];
     assert.deepEqual(page.map((c) => c.id), ourClients.slice(1, 3).map((c) => c.id));
-    assert.equal(((await getJson('/api/v1/clients')).clients as Json[]).length, 4, 'default count 10 covers the 4 clients');
+    assert.equal(((await getJson('/api/v1/clients')).clients as Json[]).length, 6, 'default count 10 covers the 6 clients');
     assert.equal((await fetch(`${api}/api/v1/nothing`)).status, 404);
     assert.equal((await fetch(`${api}/api/v1/streams`, { method: 'POST' })).status, 405);
 
@@ -173,6 +188,10 @@ test('SRS HTTP API: shapes as SRS, castgate casters/ingesters, JSONP, CORS, /met
       const s = (casters[0]?.sessions as Json[] | undefined)?.[0];
       return casters[0]?.type === 'rtsp' && s?.stream === '__defaultVhost__/live/cam' && (s.packets as number) > 50 && s.lost === 0 && s.cc_errors === null;
     }, 10_000);
+    const udpCaster = ((await getJson('/api/v1/casters')).casters as Json[])[2] as Json;
+    const udpSession = (udpCaster.sessions as Json[])[0] as Json;
+    assert.deepEqual([udpCaster.type, udpSession.id, udpSession.cc_errors, udpSession.lost], ['mpegts_over_udp', ((await streamNamed('udp'))?.publish as Json).cid, 0, null]);
+    assert.ok((udpSession.packets as number) > 100, `TS packets ${String(udpSession.packets)}`);
     const ingesterOf = async (): Promise<Json> => ((await getJson('/api/v1/ingesters')).ingesters as Json[])[0] as Json;
     const engineOf = async (): Promise<Json> => ((await ingesterOf()).engines as Json[])[0] as Json;
     await waitFor(async () => typeof (await engineOf()).fps === 'number', 10_000);
@@ -209,7 +228,7 @@ test('SRS HTTP API: shapes as SRS, castgate casters/ingesters, JSONP, CORS, /met
       assert.equal(m1[name]?.type, type, `${name} is a ${type}`);
     }
     assert.deepEqual([sample(m1, 'srs_streams'), sample(m1, 'srs_clients'), sample(m1, 'castgate_players', { protocol: 'http-flv' }),
-      sample(m1, 'castgate_publishers', { protocol: 'rtsp' }), sample(m1, 'srs_build_info', { label: 'test', code: 'castgate' })], [3, 4, 1, 1, 1]);
+      sample(m1, 'castgate_publishers', { protocol: 'rtsp' }), sample(m1, 'srs_build_info', { label: 'test', code: 'castgate' })], [5, 6, 1, 1, 1]);
     await sleep(1500);
     const m2 = await scrape(`http://127.0.0.1:${exporterPort}`);
     for (const [name, labels] of [['srs_receive_bytes_total', {}], ['srs_send_bytes_total', {}], ['castgate_input_packets_total', { caster: 'rtsp', stream: '__defaultVhost__/live/cam' }]] as const) {
@@ -241,6 +260,22 @@ test('SRS HTTP API: shapes as SRS, castgate casters/ingesters, JSONP, CORS, /met
     await waitFor(async () => (await streamNamed('cam')) === undefined, 5_000);
     assert.deepEqual(((await getJson('/api/v1/casters')).casters as Json[])[0]?.sessions, []);
 
+    // --- kick the FLV POST: the upload is answered and its connection dropped (ffmpeg ends), the stream is gone.
+    const postId = ((await streamNamed('post'))?.publish as Json).cid as string;
+    assert.match(postId, /^flv-/);
+    assert.equal((await getJson(`/api/v1/clients/${postId}`, { method: 'DELETE' })).code, 0);
+    await exitsWithin(flvPoster, 10_000, 'the kicked FLV POST');
+    await waitFor(async () => (await streamNamed('post')) === undefined, 5_000);
+
+    // --- kick the UDP sender session: unpublished; the sender goes on sending, so a new session publishes again.
+    const udpId = ((await streamNamed('udp'))?.publish as Json).cid as string;
+    assert.match(udpId, /^udp-/);
+    assert.equal((await getJson(`/api/v1/clients/${udpId}`, { method: 'DELETE' })).code, 0);
+    await waitFor(async () => {
+      const cid = ((await streamNamed('udp'))?.publish as Json | undefined)?.cid;
+      return typeof cid === 'string' && cid.startsWith('udp-') && cid !== udpId;
+    }, 10_000);
+
     // --- kick the ingester: ffmpeg is restarted (after the backoff) and publishes again under the same client id.
     const ing = await streamNamed('ing');
     const ingestId = (ing?.publish as Json).cid as string;
@@ -255,7 +290,7 @@ test('SRS HTTP API: shapes as SRS, castgate casters/ingesters, JSONP, CORS, /met
     const m3 = await scrape(api);
     assert.equal(sample(m3, 'castgate_ffmpeg_restarts_total', { ingest: 'lavfi', engine: '0' }), 1);
   } finally {
-    await Promise.all([publisher.stop(), rtspPusher.stop(), player?.stop()]);
+    await Promise.all([publisher.stop(), rtspPusher.stop(), flvPoster.stop(), udpSender.stop(), player?.stop()]);
     await t.stop();
   }
 });
