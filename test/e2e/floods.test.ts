@@ -69,7 +69,7 @@ function slowloris(probe: Probe, head: string): void {
 
 const padding = 'a'.repeat(200);
 
-test(`${IDLE_PER_PORT} idle connections on RTMP, HTTP and RTSP and slowloris on HTTP, RTSP and FLV POST are closed by their deadlines; publish and play work meanwhile; no descriptor leaks`, { timeout: 120_000 }, async () => {
+test(`${IDLE_PER_PORT} idle connections on RTMP, HTTP and RTSP and slowloris on HTTP, RTSP and FLV POST are closed by their deadlines; publish and play work meanwhile; no descriptor leaks`, { timeout: 120_000 }, async (t) => {
   const g = await startRobustGateway({ maxConnections: IDLE_PER_PORT + 100 });
   try {
     const before = openFds();
@@ -99,6 +99,7 @@ test(`${IDLE_PER_PORT} idle connections on RTMP, HTTP and RTSP and slowloris on 
     }
 
     const all = [...idle.rtmp, ...idle.http, ...idle.rtsp, ...slow.http, ...slow.rtsp, ...slow.flv];
+    const lifetimes: string[] = [];
     await waitFor(() => all.every((p) => p.closedAt !== undefined), HEADER_TIMEOUT_MS + LATE_MS + opened);
     for (const [name, probes] of Object.entries({ ...idle, ...Object.fromEntries(Object.entries(slow).map(([k, v]) => [`slowloris ${k}`, v])) })) {
       const lives = probes.map((p) => (p.closedAt as number) - p.openedAt);
@@ -106,7 +107,9 @@ test(`${IDLE_PER_PORT} idle connections on RTMP, HTTP and RTSP and slowloris on 
       const max = Math.max(...lives);
       assert.ok(min >= HEADER_TIMEOUT_MS - EARLY_MS, `${name}: closed after ${min} ms, not before the ${HEADER_TIMEOUT_MS} ms deadline`);
       assert.ok(max <= HEADER_TIMEOUT_MS + LATE_MS, `${name}: every connection closed by ${HEADER_TIMEOUT_MS + LATE_MS} ms (slowest ${max} ms)`);
+      lifetimes.push(`${name} ${min}-${max} ms`);
     }
+    t.diagnostic(`${3 * IDLE_PER_PORT} idle + ${3 * SLOWLORIS_PER_PORT} slowloris connections opened in ${opened} ms; closed after: ${lifetimes.join(', ')}`);
 
     // Nothing left behind: sessions, connections, descriptors.
     await waitFor(() => g.gw.rtmp.stats().connections === 0 && g.gw.casters.every((c) => (c.stats().connections ?? 0) === 0), 5_000);
@@ -115,6 +118,7 @@ test(`${IDLE_PER_PORT} idle connections on RTMP, HTTP and RTSP and slowloris on 
     await waitFor(() => openFds() <= before + 2, 10_000).catch(() => undefined);
     const after = openFds();
     assert.ok(after <= before + 2, `open descriptors ${before} before the flood, ${after} after`);
+    t.diagnostic(`open descriptors: ${before} before the flood, ${after} after`);
   } finally {
     await g.stop();
   }
