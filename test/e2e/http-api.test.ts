@@ -245,27 +245,20 @@ test('SRS HTTP API: shapes as SRS, castgate casters/ingesters, JSONP, CORS, /met
     assert.equal((await clients()).some((c) => c.id === playerId), false);
     assert.equal(((await streamNamed('one'))?.publish as Json).active, true);
 
-    // --- kick the RTMP publisher: its connection is closed (ffmpeg ends), the stream leaves /streams.
-    const rtmpId = ((await streamNamed('one'))?.publish as Json).cid as string;
-    assert.match(rtmpId, /^rtmp-/);
-    assert.equal((await getJson(`/api/v1/clients/${rtmpId}`, { method: 'DELETE' })).code, 0);
-    await exitsWithin(publisher, 10_000, 'the kicked RTMP publisher');
-    await waitFor(async () => (await streamNamed('one')) === undefined, 5_000);
-
-    // --- kick the RTSP session: the pusher's connection ends, the stream and the caster session are gone.
-    const rtspId = ((await streamNamed('cam'))?.publish as Json).cid as string;
-    assert.match(rtspId, /^rtsp-/);
-    assert.equal((await getJson(`/api/v1/clients/${encodeURIComponent(rtspId)}`, { method: 'DELETE' })).code, 0);
-    await exitsWithin(rtspPusher, 10_000, 'the kicked RTSP pusher');
-    await waitFor(async () => (await streamNamed('cam')) === undefined, 5_000);
+    /** Kick the publisher of `stream` (its client id matches `idForm`): the peer ends, the stream leaves /streams. */
+    const kickPublisher = async (stream: string, idForm: RegExp, peer: Running, what: string): Promise<void> => {
+      const id = ((await streamNamed(stream))?.publish as Json).cid as string;
+      assert.match(id, idForm);
+      assert.equal((await getJson(`/api/v1/clients/${encodeURIComponent(id)}`, { method: 'DELETE' })).code, 0);
+      await exitsWithin(peer, 10_000, what);
+      await waitFor(async () => (await streamNamed(stream)) === undefined, 5_000);
+    };
+    // The RTMP publisher's connection is closed; the RTSP session and its connection end (the caster lists no
+    // session); the FLV POST is answered and its connection dropped.
+    await kickPublisher('one', /^rtmp-/, publisher, 'the kicked RTMP publisher');
+    await kickPublisher('cam', /^rtsp-/, rtspPusher, 'the kicked RTSP pusher');
     assert.deepEqual(((await getJson('/api/v1/casters')).casters as Json[])[0]?.sessions, []);
-
-    // --- kick the FLV POST: the upload is answered and its connection dropped (ffmpeg ends), the stream is gone.
-    const postId = ((await streamNamed('post'))?.publish as Json).cid as string;
-    assert.match(postId, /^flv-/);
-    assert.equal((await getJson(`/api/v1/clients/${postId}`, { method: 'DELETE' })).code, 0);
-    await exitsWithin(flvPoster, 10_000, 'the kicked FLV POST');
-    await waitFor(async () => (await streamNamed('post')) === undefined, 5_000);
+    await kickPublisher('post', /^flv-/, flvPoster, 'the kicked FLV POST');
 
     // --- kick the UDP sender session: unpublished; the sender goes on sending, so a new session publishes again.
     const udpId = ((await streamNamed('udp'))?.publish as Json).cid as string;
