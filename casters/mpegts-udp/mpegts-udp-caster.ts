@@ -14,8 +14,8 @@
  * streams become RtmpMessages (core/remux/ts-to-rtmp.ts) for the hub. A PMT change that changes a codec
  * republishes the stream, so its players start over with the new sequence headers.
  * The first sender address whose datagrams carry a valid program (PAT/PMT) owns the stream;
- * datagrams from other senders are dropped (counted) until the owner has sent no media for `idle_timeout`
- * (default 10 s; junk datagrams do not count), when the stream is unpublished. The next valid sender republishes it. If the hub refuses the
+ * datagrams from other senders are dropped (counted) until the owner has sent no TS content (PES, PAT/PMT) for
+ * `idle_timeout` (default 10 s; junk datagrams do not count), when the stream is unpublished. The next valid sender republishes it. If the hub refuses the
  * publish (another publisher holds the key), the session retries every second. Garbage datagrams are demux
  * errors: counted, logged rate-limited, never fatal.
  */
@@ -170,6 +170,11 @@ export class MpegtsUdpCaster implements Caster {
     }
     try {
       s.reader.push(data, performance.now());
+      const activity = s.demuxer.activity;
+      if (activity !== s.lastActivity) {
+        s.lastActivity = activity;
+        s.lastMediaMs = s.lastPacketMs;
+      }
     } catch (err) {
       // The demuxer reports problems through its sink; a throw here is a bug: keep serving, reset the demuxer.
       this.#log.error({ err, session: s.id }, 'TS demuxer threw; resetting it');
@@ -191,10 +196,7 @@ export class MpegtsUdpCaster implements Caster {
       sender,
       publisher: undefined,
       toRtmp: new TsToRtmp({
-        onMessage: (msg: RtmpMessage) => {
-          session.lastMediaMs = Date.now();
-          session.publisher?.write(msg);
-        },
+        onMessage: (msg: RtmpMessage) => session.publisher?.write(msg),
         onDecodeError: (err) => errors.hit(err),
         onProgramSelected: (selection) => {
           log.info({ ...selection, configured: { program: this.#opts.program, pids: this.#opts.pids } }, `TS program ${selection.programNumber} chosen (${selection.reason})`);
@@ -202,7 +204,6 @@ export class MpegtsUdpCaster implements Caster {
         onProgram: (programNumber, tracks) => {
           log.info({ programNumber, tracks: tracks.map((t) => `${t.pid}:${t.codec}`) }, 'TS program');
           session.programSeen = true;
-          session.lastMediaMs = Date.now();
           if (session.publisher === undefined) this.#publish(session);
         },
         onCodecChange: (previous, next) => {
@@ -218,6 +219,7 @@ export class MpegtsUdpCaster implements Caster {
       reader: undefined as unknown as TsDatagramReader,
       lastPacketMs: Date.now(),
       lastMediaMs: 0,
+      lastActivity: 0,
       programSeen: false,
       lastPublishAttemptMs: 0,
       log,
@@ -252,10 +254,10 @@ export class MpegtsUdpCaster implements Caster {
   #onTimer(): void {
     const s = this.#session;
     if (s === undefined) return;
-    // Once a program is found, only media counts as activity: junk datagrams from the sender do not keep a stream
-    // that stopped published.
+    // Once a program is found, only real content counts as activity (PES, PAT/PMT with a good CRC): junk datagrams
+    // from the sender do not keep a stream that stopped published.
     const lastActivityMs = s.programSeen ? s.lastMediaMs : s.lastPacketMs;
-    if (Date.now() - lastActivityMs > this.#opts.idleTimeoutMs) this.#endSession(`no ${s.programSeen ? 'media' : 'packets'} for ${this.#opts.idleTimeoutMs} ms`);
+    if (Date.now() - lastActivityMs > this.#opts.idleTimeoutMs) this.#endSession(`no ${s.programSeen ? 'TS content' : 'packets'} for ${this.#opts.idleTimeoutMs} ms`);
     else s.reader.flushExpired(performance.now()); // RTP gaps older than the reorder delay are given up
   }
 
@@ -295,8 +297,10 @@ interface UdpSession {
   reader: TsDatagramReader;
   readonly log: Logger;
   lastPacketMs: number;
-  /** Date.now() of the last message (or program) the sender's datagrams gave. */
+  /** Date.now() of the last datagram that gave real content (TsDemuxer.activity moved: PES, good PAT/PMT). */
   lastMediaMs: number;
+  /** TsDemuxer.activity after the last datagram. */
+  lastActivity: number;
   programSeen: boolean;
   lastPublishAttemptMs: number;
 }

@@ -126,6 +126,8 @@ export class TsDemuxer {
   readonly #reportedUnsupported = new Set<number>();
   /** PAT CRC for which a missing configured program / PIDs were reported (once per PAT). */
   #reportedMissingFor = -1;
+  /** PAT/PMT sections with a good CRC_32. */
+  #validSections = 0;
 
   /**
    * @param sink receives programs, PES and non-fatal errors.
@@ -144,6 +146,14 @@ export class TsDemuxer {
   /** Counters since construction (kept across `reset()`). A snapshot. */
   get stats(): TsDemuxerStats {
     return { ...(this.#datagramFramer?.stats ?? NO_DATAGRAM_STATS), ...this.#stats, resyncs: this.#streamFramer.resyncs };
+  }
+
+  /**
+   * A count that moves only with real content: PES delivered plus PAT/PMT sections with a good CRC (junk datagrams
+   * do not move it). Cheap to read per datagram; a caller compares it with its last reading to see activity.
+   */
+  get activity(): number {
+    return this.#stats.pesEmitted + this.#validSections;
   }
 
   /** The program being demuxed, -1 while none is chosen. */
@@ -305,6 +315,7 @@ export class TsDemuxer {
       this.#onPsiError(err);
       return;
     }
+    this.#validSections++;
     if (!pat.currentNextIndicator) return;
     const crc = sectionCrc(section);
     if (crc === this.#patCrc) {
@@ -367,6 +378,7 @@ export class TsDemuxer {
       this.#onPsiError(err);
       return;
     }
+    this.#validSections++;
     if (!pmt.currentNextIndicator) return;
     const crc = sectionCrc(section);
     if (this.#chooser.active) {

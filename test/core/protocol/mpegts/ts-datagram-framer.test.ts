@@ -283,3 +283,15 @@ test('a PAT with a wrong CRC between datagrams is reported and ignored', () => {
   assert.ok(r.errors.some((e) => e.message.includes('CRC_32 mismatch')));
   assert.deepEqual(r.programs.length, 1, 'the program was announced once');
 });
+
+test('activity moves with PES and good PAT/PMT sections, never with junk datagrams', () => {
+  const d = new TsDemuxer(recorder());
+  for (const x of slices(REAL, 1316).slice(0, 20)) d.pushDatagram(x);
+  const before = d.activity;
+  assert.ok(before > 0);
+  const rand = prng(21);
+  for (let i = 0; i < 300; i++) d.pushDatagram(junk(JUNK_KINDS[i % JUNK_KINDS.length]!, rand));
+  assert.equal(d.activity, before, 'junk of every kind');
+  for (const x of slices(REAL, 1316).slice(20, 30)) d.pushDatagram(x);
+  assert.ok(d.activity > before, 'the stream again');
+});
