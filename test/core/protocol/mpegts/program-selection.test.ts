@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { ErrorCode } from '../../../../core/errors.ts';
 import { chooseProgram, PAT_REPEATS_BEFORE_CHOICE } from '../../../../core/protocol/mpegts/program-selection.ts';
 import type { PmtSection } from '../../../../core/protocol/mpegts/psi.ts';
@@ -115,4 +116,27 @@ test('TsDemuxer: a new PAT that moves the chosen program to another PMT PID is f
   const r = demux(concat(parts));
   assert.deepEqual(r.programs.map((p) => p.tracks.map((t) => t.pid)), [[0x100], [0x110]]);
   assert.deepEqual(r.pes.map((p) => p.pid), [0x110]);
+});
+
+test('fast-check: a damaged two-program stream with any program / pids selection never throws; PES only from the chosen PIDs', () => {
+  const file = fileURLToPath(new URL('../../../../fixtures/ts/demux-two-programs-2s.ts', import.meta.url));
+  const real = readFileSync(file);
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat(real.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 40 }),
+      fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
+      fc.option(fc.subarray([0x100, 0x101, 0x1000, 0x1001, 0x1234]), { nil: undefined }),
+      (flips, programNumber, pids) => {
+        const bytes = Buffer.from(real);
+        for (const [at, value] of flips) bytes[at] = value;
+        const sink = recorder();
+        const d = new TsDemuxer(sink, { programNumber, pids });
+        for (let i = 0; i < bytes.length; i += 1316) d.pushDatagram(bytes.subarray(i, i + 1316));
+        d.flush();
+        if (pids !== undefined) assert.ok(sink.pes.every((p) => pids.includes(p.pid)), 'only the configured PIDs');
+        if (programNumber !== undefined) assert.ok(sink.selections.every((s) => s.programNumber === programNumber));
+      },
+    ),
+    { numRuns: 150, seed: 3 },
+  );
 });
