@@ -95,6 +95,15 @@ function tsSeeds(): void {
   put('ts', 'h265-start.ts', packets(h265, 0, 64));
   put('ts', 'two-programs-start.ts', packets(programs, 0, 64));
 
+  // UDP: 7 × 188-byte datagrams (GStreamer, ffmpeg pkt_size=1316), ffmpeg's default 1472-byte datagrams (packets
+  // cut across datagrams), and the same TS wrapped in RTP (RFC 2250, PT 33, as ffmpeg -f rtp_mpegts sends it).
+  const head = packets(h264, 0, 56);
+  const cut = (b: Buffer, size: number): Buffer[] => Array.from({ length: Math.ceil(b.length / size) }, (_, i) => b.subarray(i * size, (i + 1) * size));
+  put('ts-udp', 'h264-aac-1316.bin', joinRecords(cut(head, 7 * TS)));
+  put('ts-udp', 'h264-aac-1472.bin', joinRecords(cut(head, 1472)));
+  put('ts-udp', 'h265-1316.bin', joinRecords(cut(packets(h265, 0, 56), 7 * TS)));
+  put('ts-udp', 'h264-aac-rtp-mp2t.bin', joinRecords(cut(head, 7 * TS).map((payload, i) => serializeRtpPacket({ payloadType: 33, sequenceNumber: 65530 + i, timestamp: 90_000 + 3600 * i, ssrc: 0x5eed, payload }))));
+
   const audio = pesPackets(h264, 0xc0);
   const video = pesPackets(bframes, 0xe0);
   const smallVideo = video.filter((p) => p.length < 4096 && (p[7]! >> 6) === 3)[0];
@@ -367,7 +376,7 @@ async function captureRtmp(): Promise<void> {
 }
 
 const rtmp = process.argv.includes('--rtmp');
-const derived = ['ts', 'pes', 'flv', 'rtsp-request', 'sdp', 'rtp', 'rtp-h264', 'rtp-h265', 'rtp-mpeg4-generic', 'rtp-mp4a-latm', 'rtp-g711', 'h264-sps', 'h265-sps', 'asc', 'latm'];
+const derived = ['ts', 'ts-udp', 'pes', 'flv', 'rtsp-request', 'sdp', 'rtp', 'rtp-h264', 'rtp-h265', 'rtp-mpeg4-generic', 'rtp-mp4a-latm', 'rtp-g711', 'h264-sps', 'h265-sps', 'asc', 'latm'];
 for (const dir of rtmp ? [...derived, 'amf0', 'rtmp-handshake', 'rtmp-chunk'] : derived) rmSync(join(SEED_ROOT, dir), { recursive: true, force: true });
 tsSeeds();
 flvSeeds();

@@ -1,7 +1,8 @@
 /**
  * Fuzz targets: one per parser the gateway exposes to the network (issue 12 §4). Each target takes one mutated
  * input (bytes; some targets read it as a sequence of length-prefixed records, see mutate.ts splitRecords) and
- * drives the parser the way its caller does: stream parsers get the input in random chunkings, RTP depacketizers
+ * drives the parser the way its caller does: stream parsers get the input in random chunkings, datagram parsers one
+ * record per datagram, RTP depacketizers
  * get the packets that parse and `onPacketLoss()` on sequence gaps, and what a parser yields is fed on to the next
  * stage the caster uses (TS → TsToRtmp packagers, RTP → DTS extractor + packager, SDP → fmtp parsers).
  *
@@ -22,6 +23,7 @@ import { TsDemuxer } from '../../core/protocol/mpegts/ts-demuxer.ts';
 import type { TsTrack } from '../../core/protocol/mpegts/ts-demuxer.ts';
 import { MAX_PES_SIZE, parsePesHeader, PesAddResult, PesAssembler } from '../../core/protocol/mpegts/pes.ts';
 import { TsToRtmp } from '../../core/remux/ts-to-rtmp.ts';
+import { TsDatagramReader } from '../../core/protocol/mpegts/ts-datagram-reader.ts';
 import { TsMuxer, tsVideoCodecOf } from '../../core/remux/rtmp-to-ts.ts';
 import { ChunkReader, RTMP_MAX_MESSAGE_SIZE, RtmpTypeId } from '../../core/protocol/rtmp/chunk-reader.ts';
 import { RTMP_HANDSHAKE_SIZE, ServerHandshake } from '../../core/protocol/rtmp/handshake.ts';
@@ -157,6 +159,39 @@ const tsTarget: FuzzTarget = {
     });
     check(messages <= 4 * (input.length / 188 + 2) + 16, `${messages} messages from ${input.length} bytes`);
     checkUnchanged(input, before, 'TsDemuxer');
+  },
+};
+
+/** UDP input: record i = datagram i (plain TS, or RTP-wrapped MP2T), one every 5 ms, the reorder timer every 4th. */
+const tsUdpTarget: FuzzTarget = {
+  name: 'ts-udp',
+  what: 'TsDatagramReader (RFC 2250 RTP/MP2T detection, SSRC, reorder) → TsDemuxer.pushDatagram (188/204 framing, ragged tails) → TsToRtmp',
+  maxInputSize: 64 * 1024,
+  run(input) {
+    const before = Buffer.from(input);
+    let pesBytes = 0;
+    const remux = new TsToRtmp({ onMessage: () => undefined, onDecodeError: () => undefined });
+    const demuxer = new TsDemuxer({
+      onProgram: (n, tracks) => remux.onProgram(n, tracks),
+      onPes(track, data, pts90k, dts90k) {
+        pesBytes += data.length;
+        check(pesBytes <= input.length, `PES bytes ${pesBytes} > input ${input.length}`);
+        remux.onPes(track, data, pts90k, dts90k);
+      },
+      onDecodeError: (e) => remux.onDecodeError(e),
+    });
+    const reader = new TsDatagramReader({ pushDatagram: (d) => demuxer.pushDatagram(d), onDecodeError: () => undefined });
+    never('TsDatagramReader/TsDemuxer', () => {
+      let nowMs = 0;
+      for (const datagram of splitRecords(input)) {
+        nowMs += 5;
+        reader.push(datagram, nowMs);
+        if (nowMs % 20 === 0) reader.flushExpired(nowMs);
+      }
+      reader.flush();
+      demuxer.flush();
+    });
+    checkUnchanged(input, before, 'TsDatagramReader');
   },
 };
 
@@ -662,7 +697,7 @@ const latmTarget: FuzzTarget = {
 
 /** Every target, in report order. */
 export const TARGETS: readonly FuzzTarget[] = [
-  tsTarget, pesTarget, flvTarget, amf0Target, rtmpChunkTarget, rtmpHandshakeTarget, rtspRequestTarget, sdpTarget,
+  tsTarget, tsUdpTarget, pesTarget, flvTarget, amf0Target, rtmpChunkTarget, rtmpHandshakeTarget, rtspRequestTarget, sdpTarget,
   rtpTarget, rtpH264Target, rtpH265Target, rtpMpeg4GenericTarget, rtpMp4aLatmTarget, rtpG711Target,
   h264SpsTarget, h265SpsTarget, ascTarget, latmTarget,
 ];
