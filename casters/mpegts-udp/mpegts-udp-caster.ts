@@ -127,6 +127,8 @@ export class MpegtsUdpCaster implements Caster {
   }
 
   stats(): CasterStats {
+    const s = this.#session;
+    const live = s !== undefined && (s.programSeen || this.#lastDemux === undefined) ? s : undefined;
     return {
       caster: 'mpegts_over_udp',
       listen: this.#port,
@@ -139,8 +141,10 @@ export class MpegtsUdpCaster implements Caster {
       publishes: this.#publishes,
       decodeErrors: this.#errors.total,
       program: this.#session?.demuxer.programNumber,
-      demux: this.#session?.demuxer.stats ?? this.#lastDemux,
-      rtp: this.#session?.reader.stats ?? this.#lastRtp,
+      // A session that found no program yet (junk from a stranger, or from the sender after its stream ended) does
+      // not hide the counters of the last stream.
+      demux: live !== undefined ? live.demuxer.stats : this.#lastDemux,
+      rtp: live !== undefined ? live.reader.stats : this.#lastRtp,
     };
   }
 
