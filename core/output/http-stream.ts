@@ -247,7 +247,7 @@ export class HttpFlvStream extends HttpLiveStream {
     const held = this.#held.offer(msg);
     if (held === 'held') return false;
     if (held !== undefined) this.#start(held, msg);
-    this.writer.writeMedia(flvTag(msg));
+    this.writer.writeMedia(flvTag(msg), true);
     return true;
   }
 
@@ -259,7 +259,7 @@ export class HttpFlvStream extends HttpLiveStream {
       if (m.kind === 'video-config') hasVideo = true;
     }
     this.writer.writeMedia(flvFileHeader(hasAudio, hasVideo));
-    for (const m of held) this.writer.writeMedia(flvTag(m));
+    for (const m of held) this.writer.writeMedia(flvTag(m), true);
   }
 }
 
@@ -290,9 +290,9 @@ export class HttpTsStream extends HttpLiveStream {
     if (!this.#started) {
       this.#started = true;
       const tables = fanout.tables;
-      if (!chunk.startsWithTables && tables !== undefined) this.writer.writeMedia(tables);
+      if (!chunk.startsWithTables && tables !== undefined) this.writer.writeMedia(tables, true);
     }
-    this.writer.writeMedia(chunk.bytes);
+    this.writer.writeMedia(chunk.bytes, true);
     return true;
   }
 }

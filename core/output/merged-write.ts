@@ -7,13 +7,41 @@
  *
  * One scheduler per latency value: one timer for every player of the gateway, whatever their number.
  * Buffers are queued by reference (they are the messages' cached encodings, shared by all players): no copy.
+ *
+ * Framed bodies (HTTP/1.1 chunks, WebSocket messages) frame each media buffer on its own: a buffer shared by all
+ * players (`writeMedia(bytes, true)`: an FLV tag, a message's TS packets) is framed once, the framed copy cached for
+ * every other player (FRAMED_CACHE), so a flush of one message is ONE socket.write of a shared Buffer, with no
+ * cork/uncork, no chunk-size string and no per-player header (measured in test/bench/http-live-fanout.bench.ts).
  */
 import type { Writable } from 'node:stream';
 import {
   serverCloseFrame, WEBSOCKET_MAX_SERVER_HEADER, WebSocketCloseStatus, WebSocketOpcode, writeServerFrameHeader,
 } from '../protocol/websocket/frame.ts';
 
-const CRLF = Buffer.from('\r\n');
+const CRLF_LENGTH = 2;
+const LAST_CHUNK = '0\r\n\r\n';
+
+/** The framed copy of each shared media buffer, per framing (weak: it goes with the message's encoding). */
+const FRAMED_CACHE = { 'http-chunked': new WeakMap<Buffer, Buffer>(), websocket: new WeakMap<Buffer, Buffer>() } as const;
+
+/** `bytes` as one HTTP/1.1 chunk (RFC 9112 §7.1: size in hex, CRLF, data, CRLF) or one binary WebSocket message. */
+function frame(framing: 'http-chunked' | 'websocket', bytes: Buffer): Buffer {
+  if (framing === 'websocket') {
+    const out = Buffer.allocUnsafe(WEBSOCKET_MAX_SERVER_HEADER + bytes.length);
+    const h = writeServerFrameHeader(out, 0, WebSocketOpcode.Binary, bytes.length);
+    bytes.copy(out, h);
+    return out.subarray(0, h + bytes.length);
+  }
+  const size = bytes.length.toString(16);
+  const out = Buffer.allocUnsafe(size.length + CRLF_LENGTH + bytes.length + CRLF_LENGTH);
+  let o = out.write(size, 0, 'latin1');
+  out[o++] = 0x0d;
+  out[o++] = 0x0a;
+  o += bytes.copy(out, o);
+  out[o++] = 0x0d;
+  out[o] = 0x0a;
+  return out;
+}
 
 interface MergedWriteTarget {
   flushMerged(): void;
@@ -57,7 +85,7 @@ function schedulerFor(latencyMs: number): MergedWriteScheduler {
 /**
  * How media bytes are framed on the connection:
  * - `none`: as they are (RTMP chunks, a close-delimited HTTP/1.0 body);
- * - `http-chunked`: each flushed batch is one HTTP/1.1 chunk (`size CRLF data CRLF`, RFC 9112 §7.1), for a response
+ * - `http-chunked`: each media buffer is one HTTP/1.1 chunk (`size CRLF data CRLF`, RFC 9112 §7.1), for a response
  *   whose headers announced `Transfer-Encoding: chunked`; `end` writes the zero chunk;
  * - `websocket`: each media buffer is one unmasked binary WebSocket message (RFC 6455 §5.2, FIN 1, opcode 2), so an
  *   FLV header or tag is one message, as node-media-server sends them; `end` writes a Close frame.
@@ -80,7 +108,9 @@ export class MergedSocketWriter implements MergedWriteTarget {
   readonly #scheduler: MergedWriteScheduler;
   readonly #framing: BodyFraming;
   #pending: Buffer[] = [];
+  /** Bytes queued on the wire (framing included), and of them body bytes. */
   #pendingBytes = 0;
+  #pendingBodyBytes = 0;
   #dirty = false;
   #closed = false;
   #bytesWritten = 0;
@@ -91,7 +121,7 @@ export class MergedSocketWriter implements MergedWriteTarget {
     this.#framing = opts.framing ?? 'none';
   }
 
-  /** Bytes queued here and not yet handed to the socket. */
+  /** Bytes queued here (framing included) and not yet handed to the socket. */
   get pendingBytes(): number {
     return this.#pendingBytes;
   }
@@ -106,11 +136,27 @@ export class MergedSocketWriter implements MergedWriteTarget {
     return this.#socket.writableLength + this.#pendingBytes < highWater;
   }
 
-  /** Queue a media buffer (shared, never modified) for the next merged write. */
-  writeMedia(bytes: Buffer): void {
-    if (this.#closed) return;
-    this.#pending.push(bytes);
-    this.#pendingBytes += bytes.length;
+  /**
+   * Queue a media buffer (never modified) for the next merged write.
+   * @param shared the same Buffer goes to many players (a message's cached encoding): with framing, its framed
+   *   copy is made once and cached for all of them. Leave false for a buffer of this player only.
+   */
+  writeMedia(bytes: Buffer, shared = false): void {
+    if (this.#closed || bytes.length === 0) return; // an empty chunk would end a chunked body
+    const framing = this.#framing;
+    let wire = bytes;
+    if (framing !== 'none') {
+      const cache = shared ? FRAMED_CACHE[framing] : undefined;
+      const cached = cache?.get(bytes);
+      if (cached !== undefined) wire = cached;
+      else {
+        wire = frame(framing, bytes);
+        cache?.set(bytes, wire);
+      }
+    }
+    this.#pending.push(wire);
+    this.#pendingBytes += wire.length;
+    this.#pendingBodyBytes += bytes.length;
     if (!this.#dirty) {
       this.#dirty = true;
       this.#scheduler.mark(this);
@@ -119,9 +165,7 @@ export class MergedSocketWriter implements MergedWriteTarget {
 
   /** Write now (control messages, headers), after whatever media is queued, keeping the order. Framed as media. */
   writeNow(bytes: Buffer): void {
-    if (this.#closed) return;
-    this.#pending.push(bytes);
-    this.#pendingBytes += bytes.length;
+    this.writeMedia(bytes);
     this.flushMerged();
   }
 
@@ -136,7 +180,10 @@ export class MergedSocketWriter implements MergedWriteTarget {
     if (!socket.destroyed && !socket.writableEnded) socket.write(bytes);
   }
 
-  /** Write everything queued with one writev. Called by the scheduler; safe to call any time. */
+  /**
+   * Write everything queued: one buffer with one write, several with one writev (cork/uncork). Called by the
+   * scheduler; safe to call any time.
+   */
   flushMerged(): void {
     this.#dirty = false;
     const n = this.#pending.length;
@@ -145,31 +192,20 @@ export class MergedSocketWriter implements MergedWriteTarget {
     if (socket.destroyed || socket.writableEnded) {
       this.#pending = [];
       this.#pendingBytes = 0;
+      this.#pendingBodyBytes = 0;
       return;
     }
     const pending = this.#pending;
-    socket.cork();
-    if (this.#framing === 'websocket') {
-      // one header buffer for the batch; each media buffer is one binary message
-      const headers = Buffer.allocUnsafe(n * WEBSOCKET_MAX_SERVER_HEADER);
-      let h = 0;
-      for (let i = 0; i < n; i++) {
-        const b = pending[i];
-        const len = writeServerFrameHeader(headers, h, WebSocketOpcode.Binary, b.length);
-        socket.write(headers.subarray(h, h + len));
-        socket.write(b);
-        h += len;
-      }
-    } else {
-      const chunked = this.#framing === 'http-chunked';
-      if (chunked) socket.write(`${this.#pendingBytes.toString(16)}\r\n`);
+    if (n === 1) socket.write(pending[0]);
+    else {
+      socket.cork();
       for (let i = 0; i < n; i++) socket.write(pending[i]);
-      if (chunked) socket.write(CRLF);
+      socket.uncork();
     }
-    socket.uncork();
-    this.#bytesWritten += this.#pendingBytes;
-    this.#pending.length = 0; // the socket holds the buffers now, not this array: reuse it
+    this.#bytesWritten += this.#pendingBodyBytes;
+    pending.length = 0; // the socket holds the buffers now, not this array: reuse it
     this.#pendingBytes = 0;
+    this.#pendingBodyBytes = 0;
   }
 
   /**
@@ -183,7 +219,7 @@ export class MergedSocketWriter implements MergedWriteTarget {
     this.#closed = true;
     const socket = this.#socket;
     if (socket.destroyed || socket.writableEnded) return;
-    if (this.#framing === 'http-chunked') socket.write('0\r\n\r\n');
+    if (this.#framing === 'http-chunked') socket.write(LAST_CHUNK);
     else if (this.#framing === 'websocket') socket.write(serverCloseFrame(closeStatus, closeReason));
   }
 }

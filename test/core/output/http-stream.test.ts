@@ -13,6 +13,7 @@ import type { ConsumerOptions, HubPort } from '../../../core/hub/ports.ts';
 import { SourceHub } from '../../../core/hub/source-hub.ts';
 import { createMessage, MessageType, type RtmpMessage } from '../../../core/media/message.ts';
 import { parsePat, parsePmt, StreamType } from '../../../core/protocol/mpegts/psi.ts';
+import { flvTag } from '../../../core/protocol/flv/flv-muxer.ts';
 import {
   createHttpLiveStream, HTTP_STREAM_HIGH_WATER_BYTES, type HttpLiveFormat, type HttpLiveStream,
 } from '../../../core/output/http-stream.ts';
@@ -171,7 +172,7 @@ test('HTTP-FLV: one tag per message, DataSize/Timestamp/TimestampExtended/Previo
   assert.equal(a.live.bytesSent, a.conn.bytes.length);
 });
 
-test('HTTP-FLV chunked: one HTTP chunk per merged write (mw_latency), the zero chunk when the stream is unpublished', async () => {
+test('HTTP-FLV chunked: one HTTP chunk per FLV header/tag, written together after mw_latency; the zero chunk when the stream is unpublished', async () => {
   const hub = fakeHub();
   const p = play('flv', hub, { chunked: true, mwLatencyMs: 300 });
   const pub = hub.publish(KEY, PUB);
@@ -180,8 +181,9 @@ test('HTTP-FLV chunked: one HTTP chunk per merged write (mw_latency), the zero c
   assert.equal(p.conn.bytes.length, 0, 'held for mw_latency');
   await sleep(400);
   const merged = parseChunks(p.conn.bytes);
-  assert.equal(merged.chunks.length, 1, 'one chunk for the whole batch');
-  assert.equal(parseFlv(merged.chunks[0]).tags.length, 4);
+  assert.equal(merged.chunks.length, 5, 'the FLV header, then one chunk per tag');
+  assert.deepEqual(merged.chunks.slice(1), [videoConfig(0), keyframe(0), interframe(40), interframe(80)].map((m) => flvTag(m)), 'each chunk is the shared tag');
+  assert.equal(parseFlv(Buffer.concat(merged.chunks)).tags.length, 4);
   assert.equal(merged.ended, false);
   pub.write(interframe(120));
   pub.close('eof');
@@ -202,10 +204,10 @@ test('min_latency (mw_latency 0): written at the end of the tick, not later', as
   pub.write(keyframe(0));
   assert.equal(p.conn.bytes.length, 0, 'not inside the hub fan-out');
   await flushed();
-  assert.equal(parseChunks(p.conn.bytes).chunks.length, 1);
+  assert.equal(parseChunks(p.conn.bytes).chunks.length, 2, 'FLV header + keyframe tag');
   pub.write(interframe(40));
   await flushed();
-  assert.equal(parseChunks(p.conn.bytes).chunks.length, 2);
+  assert.equal(parseChunks(p.conn.bytes).chunks.length, 3);
 });
 
 test('the hub detaching the player, the client closing, and stop() each end it once', async () => {

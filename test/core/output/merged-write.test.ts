@@ -55,7 +55,7 @@ test('writeNow flushes queued media first, keeping the order', async () => {
   }
 });
 
-test('HTTP chunked framing: one chunk per batch and the zero chunk at end()', async () => {
+test('HTTP chunked framing: one chunk per media buffer (a shared one framed once), written together, and the zero chunk at end()', async () => {
   const p = await socketPair();
   try {
     const w = new MergedSocketWriter(p.a, { latencyMs: 0, framing: 'http-chunked' });
@@ -66,7 +66,7 @@ test('HTTP chunked framing: one chunk per batch and the zero chunk at end()', as
     w.end();
     w.writeMedia(Buffer.from('ignored after end'));
     await sleep(50);
-    assert.equal(p.received().toString(), 'b\r\nhello world\r\n1\r\n!\r\n0\r\n\r\n');
+    assert.equal(p.received().toString(), '6\r\nhello \r\n5\r\nworld\r\n1\r\n!\r\n0\r\n\r\n');
   } finally {
     p.close();
   }
@@ -80,4 +80,22 @@ test('a destroyed socket drops queued media without throwing', async () => {
   await sleep(40);
   assert.equal(w.pendingBytes, 0);
   p.close();
+});
+
+test('a shared buffer is framed once for every writer (the same framed Buffer); WebSocket framing gives one binary message each', async () => {
+  const { Writable } = await import('node:stream');
+  const sink = (): { w: InstanceType<typeof Writable>; chunks: Buffer[] } => {
+    const chunks: Buffer[] = [];
+    return { w: new Writable({ write(c: Buffer, _e, cb) { chunks.push(c); cb(); } }), chunks };
+  };
+  const tag = Buffer.alloc(300, 7);
+  const [a, b, c] = [sink(), sink(), sink()];
+  new MergedSocketWriter(a.w, { latencyMs: 0, framing: 'http-chunked' }).writeMedia(tag, true);
+  new MergedSocketWriter(b.w, { latencyMs: 0, framing: 'http-chunked' }).writeMedia(tag, true);
+  new MergedSocketWriter(c.w, { latencyMs: 0, framing: 'websocket' }).writeMedia(tag, true);
+  await sleep(10);
+  assert.equal(a.chunks.length, 1);
+  assert.equal(a.chunks[0], b.chunks[0], 'one framed copy for both players');
+  assert.deepEqual(a.chunks[0], Buffer.concat([Buffer.from('12c\r\n'), tag, Buffer.from('\r\n')]));
+  assert.deepEqual(c.chunks[0], Buffer.concat([Buffer.from([0x82, 0x7e, 0x01, 0x2c]), tag]), 'FIN binary, 16-bit length 300');
 });
