@@ -132,7 +132,7 @@ export class RtspCaster implements Caster {
       if (session.stats().state === 'init') session.close(`no ANNOUNCE within ${RTSP_ANNOUNCE_TIMEOUT_MS} ms`);
     }, RTSP_ANNOUNCE_TIMEOUT_MS).unref();
     socket.once('close', () => clearTimeout(announceTimer));
-    log.info('RTSP connection');
+    log.debug('RTSP connection');
   }
 
   #tick(): void {

@@ -165,7 +165,7 @@ export class RtspSession {
       socket.end();
       setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
     }
-    this.#log.info({ reason }, 'RTSP connection closed');
+    this.#log.debug({ reason }, 'RTSP connection closed');
     this.#opts.onDone(this);
   }
 

@@ -7,7 +7,7 @@
  *   HTTP-FLV players end at once, RTMP players get NetStream.Play.UnpublishNotify, and a republish within 1 s
  *   plays again for the same RTMP player, its timestamps still rising.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, type ClientRequest } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { flvFileHeader, flvTag } from '../../core/protocol/flv/flv-muxer.ts';
 import type { RtmpMessage } from '../../core/media/message.ts';
 import { fixture, run, waitFor } from '../helpers/peers.ts';
 import { playHttpFlv, rawHttpPlayer } from '../helpers/http-flv-player.ts';
-import { RtmpTestClient } from '../helpers/rtmp-test-client.ts';
+import { checkKillAndRepublish, exited } from '../helpers/kill-republish.ts';
 import { LogLevel, startRobustGateway, type LogLine, type RobustGateway } from './robustness-harness.ts';
 
 const FLV = fixture('flv/h264-aac-320x240-10s.flv');
@@ -28,10 +28,6 @@ const KEY = (stream: string): { vhost: string; app: string; stream: string } => 
 const NORMAL_PLAYERS = 200;
 /** Players are read this long after the source when measuring their share of the stream. */
 const DELIVERY_LAG_MS = 500;
-/** "At once": an ended publisher reaches its players within this (the socket close is immediate on loopback). */
-const AT_ONCE_MS = 2_000;
-/** The new publisher starts this long after the old one died ("a republish within 1 s"). */
-const REPUBLISH_AFTER_MS = 300;
 
 /** ffmpeg publishing an FLV file over RTMP in real time (looped), killable with SIGKILL. */
 function ffmpegPublish(port: number, stream: string, seconds: number, file = FLV): ChildProcess {
@@ -39,10 +35,6 @@ function ffmpegPublish(port: number, stream: string, seconds: number, file = FLV
   const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
   child.once('exit', () => clearTimeout(timer));
   return child;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return new Promise((ok) => (child.exitCode !== null || child.signalCode !== null ? ok() : child.once('exit', () => ok())));
 }
 
 function bytesIn(g: RobustGateway, stream: string): number {
@@ -144,57 +136,6 @@ test(`a slow (10 kB/s) and a stalled HTTP-FLV player next to ${NORMAL_PLAYERS} n
   }
 });
 
-/** After the kill: HTTP-FLV ended, UnpublishNotify; after the republish: PublishNotify and rising timestamps. */
-async function checkKillAndRepublish(t: TestContext, g: RobustGateway, stream: string, kill: () => void, republish: () => void): Promise<void> {
-  const http = playHttpFlv(g.ports.http, `/live/${stream}.flv`);
-  const rtmp = RtmpTestClient.player(g.ports.rtmp, 'live', stream);
-  try {
-    // Play until the player is in the middle of its third GOP (keyframe every 1 s in the fixture).
-    await waitFor(() => {
-      const keys = rtmp.media.filter((m) => m.keyframe);
-      const lastVideo = rtmp.media.filter((m) => m.typeId === 9).pop();
-      return keys.length >= 3 && lastVideo !== undefined && lastVideo.timestampMs - (keys[keys.length - 1] as { timestampMs: number }).timestampMs >= 400;
-    }, 20_000);
-    await waitFor(() => http.video.length > 25, 5_000);
-    const killedAt = Date.now();
-    const mediaBefore = rtmp.media.length;
-    kill();
-    await sleep(REPUBLISH_AFTER_MS);
-    republish();
-    const republishedAt = Date.now();
-    await Promise.all([http.ended, waitFor(() => rtmp.statusCodes().includes('NetStream.Play.UnpublishNotify'), AT_ONCE_MS + 3_000)]);
-    const httpEndMs = (http.endedAt() as number) - killedAt;
-    const unpublishMs = (rtmp.statuses.find((s) => s.code === 'NetStream.Play.UnpublishNotify') as { atMs: number }).atMs - killedAt;
-    assert.ok(httpEndMs <= AT_ONCE_MS, `HTTP-FLV player ended ${httpEndMs} ms after the publisher died`);
-    assert.ok(unpublishMs <= AT_ONCE_MS, `RTMP player got UnpublishNotify ${unpublishMs} ms after the publisher died`);
-    const last = http.video[http.video.length - 1];
-    assert.ok(last !== undefined && !last.keyframe, 'the publisher died mid-GOP (the last frame played was not a keyframe)');
-
-    assert.ok(republishedAt - killedAt <= 1_000, `republished ${republishedAt - killedAt} ms after the kill`);
-    await waitFor(() => rtmp.media.slice(mediaBefore).filter((m) => m.typeId === 9).length >= 60, 20_000);
-    assert.ok(rtmp.statusCodes().lastIndexOf('NetStream.Play.PublishNotify') > rtmp.statusCodes().indexOf('NetStream.Play.UnpublishNotify'), `PublishNotify after UnpublishNotify: ${rtmp.statusCodes().join(', ')}`);
-    // What the old publisher had in flight when it died may still arrive before the notification.
-    const unpublishedAt = (rtmp.statuses.find((s) => s.code === 'NetStream.Play.UnpublishNotify') as { atMs: number }).atMs;
-    const after = rtmp.media.filter((m) => m.atMs > unpublishedAt);
-    const firstVideo = after.find((m) => m.typeId === 9);
-    assert.ok(firstVideo?.keyframe === true, `the same player restarts at a keyframe (first video after the republish: ${JSON.stringify(firstVideo)})`);
-    for (const [type, name] of [[8, 'audio'], [9, 'video']] as const) {
-      const before = rtmp.media.filter((m) => m.typeId === type && m.atMs <= unpublishedAt).map((m) => m.timestampMs);
-      const later = after.filter((m) => m.typeId === type).map((m) => m.timestampMs);
-      assert.ok(later.length > 0 && (later[0] as number) >= Math.max(...before), `${name} timestamps rise across the republish (last before ${Math.max(...before)}, first after ${later[0]})`);
-      const ts = [...before, ...later];
-      assert.ok(ts.every((t, i) => i === 0 || t >= (ts[i - 1] as number)), `${name} timestamps never go back`);
-    }
-    assert.equal(rtmp.socket.destroyed, false, 'the RTMP player stayed connected throughout');
-    const publishNotify = rtmp.statuses.filter((s) => s.code === 'NetStream.Play.PublishNotify').pop() as { atMs: number };
-    t.diagnostic(`HTTP-FLV ended ${httpEndMs} ms and UnpublishNotify ${unpublishMs} ms after the kill; republished after ${republishedAt - killedAt} ms; `
-      + `PublishNotify ${publishNotify.atMs - killedAt} ms, first keyframe ${(firstVideo as { atMs: number }).atMs - killedAt} ms after the kill`);
-  } finally {
-    http.stop();
-    rtmp.close();
-  }
-}
-
 test('RTMP publisher SIGKILLed mid-GOP: HTTP-FLV ends and RTMP gets UnpublishNotify at once; a republish within 1 s plays again for the same RTMP player with rising timestamps', { timeout: 90_000 }, async (t) => {
   const g = await startRobustGateway({ maxConnections: 100 });
   let first: ChildProcess | undefined;
@@ -202,7 +143,7 @@ test('RTMP publisher SIGKILLed mid-GOP: HTTP-FLV ends and RTMP gets UnpublishNot
   try {
     first = ffmpegPublish(g.ports.rtmp, 'kill', 30);
     await waitFor(() => g.gw.hub.isPublishing(KEY('kill')), 15_000);
-    await checkKillAndRepublish(t, g, 'kill', () => first?.kill('SIGKILL'), () => {
+    await checkKillAndRepublish(t, g.ports, 'kill', () => first?.kill('SIGKILL'), () => {
       second = ffmpegPublish(g.ports.rtmp, 'kill', 30);
     });
   } finally {
@@ -242,7 +183,7 @@ test('FLV POST upload aborted mid-GOP: HTTP-FLV ends and RTMP gets UnpublishNoti
   try {
     first = postFlv(g.ports.flv, 'post');
     await waitFor(() => g.gw.hub.isPublishing(KEY('post')), 15_000);
-    await checkKillAndRepublish(t, g, 'post', () => first?.stop(), () => {
+    await checkKillAndRepublish(t, g.ports, 'post', () => first?.stop(), () => {
       second = postFlv(g.ports.flv, 'post');
     });
   } finally {

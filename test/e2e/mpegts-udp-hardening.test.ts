@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import type { RtmpMessage } from '../../core/media/message.ts';
 import { makeStreamKey } from '../../core/media/stream-key.ts';
 import { decodeCheck, fixture, freeUdpPort, probeStreams, run, sendTsOverUdp, sendTsWithGstreamer, startProcess, waitFor, type Running } from '../helpers/peers.ts';
 import { patSection, psiPacket, tsPacket } from '../core/protocol/mpegts/ts-builder.ts';
+import { prng, startUdpRelay } from '../helpers/udp-relay.ts';
 import { HTTP_FLV_VHOST, startTestGateway } from './harness.ts';
 
 const FIXTURE = 'ts/h264-aac-320x240-25fps-10s.ts';
@@ -30,12 +31,6 @@ function caster(port: number, stream: string, extra = ''): string {
   return `stream_caster { enabled on; caster mpegts_over_udp; output rtmp://127.0.0.1:{RTMP}/live/${stream}; listen ${port}; idle_timeout 1; ${extra}}\n`;
 }
 const keyOf = (stream: string) => makeStreamKey('__defaultVhost__', 'live', stream);
-
-/** Deterministic PRNG (LCG): a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
 
 const JUNK_KINDS = ['random', 'ragged', 'tei', 'bad-af', 'bad-crc-pat', 'unused-pid'] as const;
 type JunkKind = (typeof JUNK_KINDS)[number];
@@ -97,49 +92,30 @@ interface Relay {
  * > 0 holds every n-th datagram back and sends it after the next one (reordering).
  */
 async function startRelay(target: number, opts: { junkPerSecond?: number | undefined; swapEvery?: number; seed: number }): Promise<Relay> {
-  const socket: Socket = createSocket('udp4');
   const rand = prng(opts.seed);
   const livePids = new Set<number>();
-  let forwarded = 0;
   let junkSent = 0;
-  let reordered = 0;
-  let held: Buffer | undefined;
   let kind = 0;
-  let closed = false;
-  const send = (d: Buffer): void => socket.send(d, target, '127.0.0.1');
-  socket.on('message', (msg) => {
+  const relay = await startUdpRelay(target, (msg, n) => {
     for (let i = 0; i + 188 <= msg.length; i += 188) if (msg[i] === 0x47) livePids.add(((msg[i + 1]! & 0x1f) << 8) | msg[i + 2]!);
-    forwarded++;
-    if (opts.swapEvery !== undefined && held === undefined && forwarded % opts.swapEvery === 0) {
-      held = msg;
-      return;
-    }
-    send(msg);
-    if (held !== undefined) {
-      send(held);
-      held = undefined;
-      reordered++;
-    }
+    return opts.swapEvery !== undefined && n % opts.swapEvery === 0 ? 'hold' : 'forward';
   });
-  await new Promise<void>((ok) => socket.bind(0, '127.0.0.1', ok));
   const timer = opts.junkPerSecond === undefined ? undefined : setInterval(() => {
-    if (forwarded === 0) return; // junk from the sender's own port, while it sends
-    send(makeJunk(JUNK_KINDS[kind++ % JUNK_KINDS.length]!, rand, [...livePids]));
+    if (relay.received() === 0) return; // junk from the sender's own port, while it sends
+    relay.send(makeJunk(JUNK_KINDS[kind++ % JUNK_KINDS.length]!, rand, [...livePids]));
     junkSent++;
   }, 1000 / opts.junkPerSecond);
   return {
-    port: socket.address().port,
+    port: relay.port,
     stopJunk: () => {
       if (timer !== undefined) clearInterval(timer);
     },
-    forwarded: () => forwarded,
+    forwarded: relay.received,
     junkSent: () => junkSent,
-    reordered: () => reordered,
+    reordered: relay.reordered,
     close: () => {
-      if (closed) return;
-      closed = true;
       if (timer !== undefined) clearInterval(timer);
-      socket.close();
+      relay.close();
     },
   };
 }

@@ -10,8 +10,8 @@ import { FlvDemuxer } from '../../core/protocol/flv/flv-demuxer.ts';
 export interface HttpFlvPlayer {
   /** Body bytes received so far. */
   readonly bytes: () => number;
-  /** Video tags received: timestamp and keyframe flag, in order. */
-  readonly video: Array<{ timestampMs: number; keyframe: boolean }>;
+  /** Video tags received: timestamp, keyframe flag and arrival time (Date.now()), in order. */
+  readonly video: Array<{ timestampMs: number; keyframe: boolean; atMs: number }>;
   /** HTTP status (0 until the head arrived). */
   readonly status: () => number;
   /** Date.now() when the body ended or the connection closed, undefined while playing. */
@@ -27,10 +27,10 @@ export function playHttpFlv(port: number, path: string, opts: { demux?: boolean 
   let bytes = 0;
   let status = 0;
   let endedAt: number | undefined;
-  const video: Array<{ timestampMs: number; keyframe: boolean }> = [];
+  const video: Array<{ timestampMs: number; keyframe: boolean; atMs: number }> = [];
   const demuxer = new FlvDemuxer({
     onMessage: (m) => {
-      if (m.type === 9) video.push({ timestampMs: m.timestamp, keyframe: m.kind === 'keyframe' });
+      if (m.type === 9) video.push({ timestampMs: m.timestamp, keyframe: m.kind === 'keyframe', atMs: Date.now() });
     },
     onDecodeError: () => undefined,
   });

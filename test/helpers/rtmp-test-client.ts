@@ -18,6 +18,8 @@ export interface PlayedMessage {
   readonly bytes: number;
   /** Video: FLV FrameType 1 (keyframe or sequence header); audio: false. */
   readonly keyframe: boolean;
+  /** An AAC (audio) or AVC/HEVC (video, FLV codec id 7/12) sequence header. */
+  readonly config: boolean;
   /** Date.now() at arrival. */
   readonly atMs: number;
 }
@@ -111,7 +113,9 @@ export class RtmpTestClient {
     const atMs = Date.now();
     if (m.typeId === RtmpTypeId.Audio || m.typeId === RtmpTypeId.Video) {
       const keyframe = m.typeId === RtmpTypeId.Video && m.payload.length > 0 && (((m.payload[0] as number) >> 4) & 0x07) === 1;
-      this.media.push({ typeId: m.typeId, timestampMs: m.timestampMs, bytes: m.payload.length, keyframe, atMs });
+      const p = m.payload;
+      const config = p.length >= 2 && p[1] === 0 && (m.typeId === RtmpTypeId.Audio ? (p[0] as number) >> 4 === 10 : [7, 12].includes((p[0] as number) & 0x0f));
+      this.media.push({ typeId: m.typeId, timestampMs: m.timestampMs, bytes: m.payload.length, keyframe, config, atMs });
     } else if (m.typeId === RtmpTypeId.WindowAckSize && m.payload.length >= 4) {
       this.#windowAckSize = m.payload.readUInt32BE(0);
     } else if (m.typeId === RtmpTypeId.CommandAmf0) {
