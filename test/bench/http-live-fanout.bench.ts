@@ -5,7 +5,7 @@
  * message per player for HTTP-FLV (chunked), WebSocket-FLV and HTTP-TS; after a warm-up round, ROUNDS (default 5)
  * interleaved rounds, the last printed in full, then the minimum and median per case. The kernel's share (writev on a real socket) comes on top: see
  * http-ts-fanout.bench.ts and /work/shared/bench for whole-server figures.
- * Run: npx tsx test/bench/http-live-fanout.bench.ts [players=1000] [seconds of media=20]
+ * Run: npx tsx test/bench/http-live-fanout.bench.ts [players=1000] [seconds of media=10]
  */
 import { Writable } from 'node:stream';
 import { setImmediate as tick } from 'node:timers/promises';
@@ -15,7 +15,7 @@ import { createMessage, MessageType, type RtmpMessage } from '../../core/media/m
 import { createHttpLiveStream, type HttpLiveBody, type HttpLiveFormat } from '../../core/output/http-stream.ts';
 
 const PLAYERS = Number(process.argv[2] ?? 1000);
-const MEDIA_SECONDS = Number(process.argv[3] ?? 20);
+const MEDIA_SECONDS = Number(process.argv[3] ?? 10);
 const KEY = { vhost: '__defaultVhost__', app: 'live', stream: 'bench' };
 
 /** A connection whose writes complete at once; counts bytes and write calls. */

@@ -16,15 +16,12 @@
  * Run: npx tsx test/bench/http-ts-fanout.bench.ts --players 500,1000 --formats ts,flv --fixture bench-720p.flv
  * (fixtures: /work/shared/bench/make-fixtures.sh DIR). Nothing here asserts: it prints figures.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { get, type ClientRequest } from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cpuSeconds, machineTicks, publishLoop, rssMb, startGatewayProcess } from './fanout-gateway.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,67 +37,10 @@ const { values: args } = parseArgs({
   },
 });
 
-const CLK_TCK = 100;
 /** The fixture's bitrate (ffprobe format=bit_rate), kbit/s: a player under 90 % of it (FLV) is behind. */
 const FIXTURE_KBPS = Number(spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'format=bit_rate', '-of', 'default=nw=1:nk=1', args.fixture])
   .stdout.toString().trim()) / 1000;
 const TS_PACKET = 188;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((ok) => s.close(() => ok()));
-  return port;
-}
-
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-  return m === null ? 0 : Number(m[1]) / 1024;
-}
-
-function sysTicks(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'latin1').split('\n')[0] as string;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
-}
-
-interface Gateway {
-  readonly child: ChildProcess;
-  readonly rtmpPort: number;
-  readonly httpPort: number;
-  readonly dir: string;
-}
-
-async function startGateway(root: string): Promise<Gateway> {
-  const rtmpPort = await freePort();
-  const httpPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'castgate-fanout-bench-'));
-  const latency = args.latency === 'min' ? 'min_latency on;' : `play { mw_latency ${Number(args.latency)}; }`;
-  const conf = join(dir, 'bench.conf');
-  writeFileSync(conf, `listen 127.0.0.1:${rtmpPort};\nmax_connections 20000;\nsrs_log_level error;\n`
-    + `http_server { enabled on; listen 127.0.0.1:${httpPort}; }\n`
-    + `vhost __defaultVhost__ { gop_cache on; queue_length 10; ${latency} http_remux { enabled on; mount [vhost]/[app]/[stream].flv; } }\n`);
-  const script = `const { runCli } = await import(${JSON.stringify(resolve(root, 'core/main.ts'))}); const c = await runCli(['-c', ${JSON.stringify(conf)}]); if (c !== undefined) process.exit(c);`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    await sleep(100);
-    const ok = await new Promise<boolean>((done) => {
-      const req = get({ host: '127.0.0.1', port: httpPort, path: '/', agent: false }, (res) => { res.resume(); done(true); });
-      req.on('error', () => done(false));
-    });
-    if (ok) return { child, rtmpPort, httpPort, dir };
-  }
-  child.kill('SIGKILL');
-  throw new Error('gateway did not start');
-}
 
 interface Player {
   bytes: number;
@@ -129,9 +69,9 @@ function openPlayer(port: number, path: string, isTs: boolean): Player {
 }
 
 async function runOnce(format: 'ts' | 'flv', n: number): Promise<string> {
-  const gw = await startGateway(args.root);
-  const pub = spawn('timeout', ['600', 'ffmpeg', '-nostdin', '-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1',
-    '-i', args.fixture, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${gw.rtmpPort}/live/s`], { stdio: 'ignore' });
+  const latency = args.latency === 'min' ? 'min_latency on;' : `play { mw_latency ${Number(args.latency)}; }`;
+  const gw = await startGatewayProcess(args.root, latency);
+  const pub = publishLoop(args.fixture, `rtmp://127.0.0.1:${gw.rtmpPort}/live/s`);
   const players: Player[] = [];
   try {
     const probe = openPlayer(gw.httpPort, `/live/s.${format}`, format === 'ts');
@@ -144,9 +84,9 @@ async function runOnce(format: 'ts' | 'flv', n: number): Promise<string> {
       if (i % 10 === 9) await sleep((rampMs * 10) / n);
     }
     await sleep(Number(args.warmup) * 1000);
-    const pid = gw.child.pid as number;
-    const c0 = cpuTicks(pid);
-    const s0 = sysTicks();
+    const pid = gw.pid;
+    const c0 = cpuSeconds(pid);
+    const s0 = machineTicks();
     const me0 = process.cpuUsage();
     const t0 = performance.now();
     for (const p of players) p.windowStart = p.bytes;
@@ -157,8 +97,8 @@ async function runOnce(format: 'ts' | 'flv', n: number): Promise<string> {
       rss.push(rssMb(pid));
     }
     const wallS = (performance.now() - t0) / 1000;
-    const serverCpu = ((cpuTicks(pid) - c0) / CLK_TCK / wallS) * 100;
-    const s1 = sysTicks();
+    const serverCpu = ((cpuSeconds(pid) - c0) / wallS) * 100;
+    const s1 = machineTicks();
     const me = process.cpuUsage(me0);
     const clientCpu = ((me.user + me.system) / 1e6 / wallS) * 100;
     const kbps = players.map((p) => ((p.bytes - p.windowStart) * 8) / 1000 / wallS).sort((a, b) => a - b);
@@ -179,9 +119,7 @@ async function runOnce(format: 'ts' | 'flv', n: number): Promise<string> {
   } finally {
     for (const p of players) p.req?.destroy();
     pub.kill('SIGTERM');
-    gw.child.kill('SIGTERM');
-    if (gw.child.exitCode === null && gw.child.signalCode === null) await new Promise((ok) => gw.child.once('exit', ok));
-    rmSync(gw.dir, { recursive: true, force: true });
+    await gw.stop();
   }
 }
 
