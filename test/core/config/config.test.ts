@@ -493,7 +493,7 @@ test('every conf/*.conf loads without errors or warnings', () => {
   const main: Config = loadConfig(join(confDir, 'castgate.conf')).config;
   assert.deepEqual(main.listen, [{ host: undefined, port: 1935 }]);
   assert.deepEqual(main.httpServer, { enabled: true, listen: [{ host: undefined, port: 8080 }], dir: './html' });
-  assert.deepEqual(main.httpApi, { enabled: false, listen: [{ host: undefined, port: 1985 }], crossdomain: true, rawApi: { enabled: false, allowReload: false }, auth: { enabled: false, username: undefined, password: undefined } });
+  assert.deepEqual(main.httpApi, { enabled: true, listen: [{ host: undefined, port: 1985 }], crossdomain: true, rawApi: { enabled: false, allowReload: false }, auth: { enabled: false, username: undefined, password: undefined } });
   assert.deepEqual(
     main.streamCasters.map((c) => [c.enabled, c.caster, c.output, c.listen.port]),
     [[true, 'mpegts_over_udp', 'rtmp://127.0.0.1/live/livestream', 8935], [true, 'rtsp', 'rtmp://127.0.0.1/[app]/[stream]', 8554]],
