@@ -74,7 +74,16 @@ export class TimestampCorrector {
     const isVideo = msg.type === MessageType.Video;
     if (msg.kind === 'audio-config' || msg.kind === 'video-config') {
       const lastSame = isVideo ? this.#lastOutputVideoMs : this.#lastOutputAudioMs;
-      return lastSame >= 0 ? lastSame : this.#maxOutputMs;
+      if (lastSame >= 0) return lastSame;
+      // The track's first config, found after the other track started (a TS or RTP ingest learns the AAC config
+      // from its first frame, which arrives after some video): stamp it where that frame will land on this
+      // publish's timeline, so the track never steps back from its config to its first frame. Never later than
+      // the stream's current time, never before 0.
+      if (this.#started && this.#lastInputAnyMs >= 0) {
+        const atMs = msg.timestamp + this.#offsetMs;
+        return atMs < 0 ? 0 : Math.min(atMs, this.#maxOutputMs);
+      }
+      return this.#maxOutputMs;
     }
     return this.#correctFull(msg.timestamp, isVideo);
   }

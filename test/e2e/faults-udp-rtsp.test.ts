@@ -122,7 +122,7 @@ test('RTSP publisher (ffmpeg -rtsp_transport tcp) SIGKILLed mid-GOP: the TCP clo
     await waitFor(() => g.gw.hub.isPublishing(keyOf('rtspkill')), 15_000);
     await checkKillAndRepublish(t, g.ports, 'rtspkill', () => first?.kill('SIGKILL'), () => {
       second = publish();
-    }, { unpublishWithinMs: AT_ONCE_MS, audioConfigMayLead: true });
+    }, { unpublishWithinMs: AT_ONCE_MS });
   } finally {
     first?.kill('SIGKILL');
     second?.kill('SIGKILL');
@@ -142,7 +142,7 @@ test(`UDP TS publisher (ffmpeg -f mpegts udp://) SIGKILLed mid-GOP: unpublished 
     await waitFor(() => g.gw.hub.isPublishing(keyOf('udpkill')), 15_000);
     await checkKillAndRepublish(t, { rtmp: g.rtmpPort, http: g.httpPort }, 'udpkill', () => first?.kill('SIGKILL'), () => {
       second = publish();
-    }, { unpublishWithinMs: UDP_IDLE_TIMEOUT_S * 1000 + 1000, audioConfigMayLead: true });
+    }, { unpublishWithinMs: UDP_IDLE_TIMEOUT_S * 1000 + 1000 });
     assert.equal(Number(g.gw.casters[0]!.stats().publishes), 2, 'the new sender published the stream again');
   } finally {
     first?.kill('SIGKILL');

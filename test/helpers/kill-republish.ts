@@ -38,13 +38,9 @@ export interface KillFigures {
  * (default AT_ONCE_MS) of the kill; the kill was mid-GOP; PublishNotify after UnpublishNotify; the first video after
  * the unpublish is a keyframe; audio and video timestamps never go back; the RTMP player stayed connected.
  * @param ports the gateway's RTMP and HTTP (HTTP-FLV mounted at [vhost]/[app]/[stream].flv) ports.
- * @param opts.audioConfigMayLead leave AAC sequence headers out of the "never go back" check (they still count
- *   for "rising across the republish"). For ingests that find the audio config in the media (TS, RTSP): the
- *   first audio PES comes after video frames with later timestamps, and `time_jitter full` stamps a sequence
- *   header with the source's current output time (core/media/jitter.ts), so it can lead the first audio frame.
  */
 export async function checkKillAndRepublish(t: TestContext, ports: { readonly rtmp: number; readonly http: number }, stream: string, kill: () => void, republish: () => void,
-  opts: { unpublishWithinMs?: number; audioConfigMayLead?: boolean } = {}): Promise<KillFigures> {
+  opts: { unpublishWithinMs?: number } = {}): Promise<KillFigures> {
   const within = opts.unpublishWithinMs ?? AT_ONCE_MS;
   const http = playHttpFlv(ports.http, `/live/${stream}.flv`);
   const rtmp = RtmpTestClient.player(ports.rtmp, 'live', stream);
@@ -82,8 +78,7 @@ export async function checkKillAndRepublish(t: TestContext, ports: { readonly rt
       const before = rtmp.media.filter((m) => m.typeId === type && m.atMs <= unpublishedAt).map((m) => m.timestampMs);
       const later = after.filter((m) => m.typeId === type).map((m) => m.timestampMs);
       assert.ok(later.length > 0 && (later[0] as number) >= Math.max(...before), `${name} timestamps rise across the republish (last before ${Math.max(...before)}, first after ${later[0]})`);
-      const skip = (m: { typeId: number; config: boolean }): boolean => opts.audioConfigMayLead === true && m.typeId === 8 && m.config;
-      const ts = rtmp.media.filter((m) => m.typeId === type && !skip(m)).map((m) => m.timestampMs);
+      const ts = rtmp.media.filter((m) => m.typeId === type).map((m) => m.timestampMs);
       const back = ts.findIndex((x, i) => i > 0 && x < (ts[i - 1] as number));
       assert.ok(back < 0, `${name} timestamps never go back (at ${back} of ${ts.length}: ${ts.slice(Math.max(0, back - 3), back + 3).join(', ')})`);
     }

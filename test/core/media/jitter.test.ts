@@ -127,3 +127,27 @@ test('full: outputs never decrease within a track, whatever the input', () => {
     }
   }
 });
+
+test('full: an audio config found after the video started is stamped where its first frame lands (TS/RTP ingest)', () => {
+  const c = new TimestampCorrector('full');
+  assert.equal(c.correct(videoConfig(90_000)), 0);
+  const video = [keyframe(90_000), interframe(90_040), interframe(90_080), interframe(90_120), interframe(90_160), interframe(90_200), interframe(90_240)];
+  assert.deepEqual(video.map((m) => c.correct(m)), [0, 40, 80, 120, 160, 200, 240]);
+  // The TS mux interleaves audio late: its config and first frame (DTS 90 010) arrive after the video at 90 240.
+  const config = c.correct(audioConfig(90_010));
+  const first = c.correct(aac(90_010));
+  assert.equal(first, 10);
+  assert.ok(config <= first, `the audio track does not step back from its config (${config}) to its first frame (${first})`);
+  assert.equal(config, 10);
+  // An encoder that stamps a later config 0 mid-stream: it takes the track's last output time (never re-bases).
+  assert.equal(c.correct(audioConfig(0)), 10);
+  // A first config on a timeline far behind: clamped at 0, never negative; far ahead: never after the stream's time.
+  const d = new TimestampCorrector('full');
+  d.correct(keyframe(50_000));
+  d.correct(interframe(50_040));
+  assert.equal(d.correct(audioConfig(0)), 0);
+  const e = new TimestampCorrector('full');
+  e.correct(keyframe(50_000));
+  e.correct(interframe(50_040));
+  assert.equal(e.correct(audioConfig(51_000)), 40);
+});
