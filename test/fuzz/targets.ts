@@ -118,46 +118,54 @@ function checkUnchanged(input: Buffer, before: Buffer, what: string): void {
 // ---------------------------------------------------------------------------------------------------------------
 // MPEG-TS
 
+/**
+ * The TS receive chain both TS targets drive: TsDemuxer → TsToRtmp, with the invariants checked on every PES and
+ * message. `messages()` counts the RTMP messages produced so far.
+ */
+function checkedTsChain(input: Uint8Array): { demuxer: TsDemuxer; messages: () => number } {
+  let pesBytes = 0;
+  let messages = 0;
+  const remux = new TsToRtmp({
+    onMessage(msg) {
+      messages++;
+      check(msg.payload.length <= MAX_ACCESS_UNIT_SIZE + 64 * 1024, `message of ${msg.payload.length} bytes`);
+    },
+    onDecodeError(err) {
+      check(err instanceof GatewayError, 'onDecodeError got a non-GatewayError');
+    },
+  });
+  const demuxer = new TsDemuxer({
+    onProgram(programNumber: number, tracks: readonly TsTrack[]) {
+      check(tracks.length <= 8192, `${tracks.length} tracks`);
+      remux.onProgram(programNumber, tracks);
+    },
+    onPes(track, data, pts90k, dts90k) {
+      pesBytes += data.length;
+      check(data.length <= MAX_PES_SIZE, `PES of ${data.length} bytes > MAX_PES_SIZE`);
+      check(pesBytes <= input.length, `PES bytes ${pesBytes} > input ${input.length}`);
+      check(pts90k === undefined || (Number.isInteger(pts90k) && pts90k >= 0 && pts90k < 2 ** 33), `pts90k ${pts90k}`);
+      check(dts90k === undefined || (Number.isInteger(dts90k) && dts90k >= 0 && dts90k < 2 ** 33), `dts90k ${dts90k}`);
+      remux.onPes(track, data, pts90k, dts90k);
+    },
+    onDecodeError(err) {
+      remux.onDecodeError(err);
+    },
+  });
+  return { demuxer, messages: () => messages };
+}
+
 const tsTarget: FuzzTarget = {
   name: 'ts',
   what: 'TsDemuxer (sync, PAT/PMT, CC, PES) → TsToRtmp (AVC/HEVC/AAC/MP3 packagers, onMetaData)',
   maxInputSize: 64 * 1024,
   run(input, rng) {
     const before = Buffer.from(input);
-    let pesBytes = 0;
-    let messages = 0;
-    const remux = new TsToRtmp({
-      onMessage(msg) {
-        messages++;
-        check(msg.payload.length <= MAX_ACCESS_UNIT_SIZE + 64 * 1024, `message of ${msg.payload.length} bytes`);
-      },
-      onDecodeError(err) {
-        check(err instanceof GatewayError, 'onDecodeError got a non-GatewayError');
-      },
-    });
-    const demuxer = new TsDemuxer({
-      onProgram(programNumber: number, tracks: readonly TsTrack[]) {
-        check(tracks.length <= 8192, `${tracks.length} tracks`);
-        remux.onProgram(programNumber, tracks);
-      },
-      onPes(track, data, pts90k, dts90k, randomAccess) {
-        pesBytes += data.length;
-        check(data.length <= MAX_PES_SIZE, `PES of ${data.length} bytes > MAX_PES_SIZE`);
-        check(pesBytes <= input.length, `PES bytes ${pesBytes} > input ${input.length}`);
-        check(pts90k === undefined || (Number.isInteger(pts90k) && pts90k >= 0 && pts90k < 2 ** 33), `pts90k ${pts90k}`);
-        check(dts90k === undefined || (Number.isInteger(dts90k) && dts90k >= 0 && dts90k < 2 ** 33), `dts90k ${dts90k}`);
-        remux.onPes(track, data, pts90k, dts90k);
-        void randomAccess;
-      },
-      onDecodeError(err) {
-        remux.onDecodeError(err);
-      },
-    });
+    const { demuxer, messages } = checkedTsChain(input);
     never('TsDemuxer.push/flush', () => {
       for (const chunk of randomChunks(rng, input)) demuxer.push(chunk);
       demuxer.flush();
     });
-    check(messages <= 4 * (input.length / 188 + 2) + 16, `${messages} messages from ${input.length} bytes`);
+    check(messages() <= 4 * (input.length / 188 + 2) + 16, `${messages()} messages from ${input.length} bytes`);
     checkUnchanged(input, before, 'TsDemuxer');
   },
 };
@@ -169,17 +177,7 @@ const tsUdpTarget: FuzzTarget = {
   maxInputSize: 64 * 1024,
   run(input) {
     const before = Buffer.from(input);
-    let pesBytes = 0;
-    const remux = new TsToRtmp({ onMessage: () => undefined, onDecodeError: () => undefined });
-    const demuxer = new TsDemuxer({
-      onProgram: (n, tracks) => remux.onProgram(n, tracks),
-      onPes(track, data, pts90k, dts90k) {
-        pesBytes += data.length;
-        check(pesBytes <= input.length, `PES bytes ${pesBytes} > input ${input.length}`);
-        remux.onPes(track, data, pts90k, dts90k);
-      },
-      onDecodeError: (e) => remux.onDecodeError(e),
-    });
+    const { demuxer } = checkedTsChain(input);
     const reader = new TsDatagramReader({ pushDatagram: (d) => demuxer.pushDatagram(d), onDecodeError: () => undefined });
     never('TsDatagramReader/TsDemuxer', () => {
       let nowMs = 0;
