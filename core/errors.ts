@@ -57,6 +57,11 @@ export const ErrorCode = {
   StreamBusy: 'GW_ERR_STREAM_BUSY',
   StreamKeyInvalid: 'GW_ERR_STREAM_KEY_INVALID',
   ConsumerTooSlow: 'GW_ERR_CONSUMER_TOO_SLOW',
+  // control plane (admission)
+  /** `security { deny ...; }` (or no matching allow) refused a publish or play (SRS ERROR_SYSTEM_SECURITY_DENY). */
+  SecurityDenied: 'GW_ERR_SECURITY_DENIED',
+  /** An `http_hooks` on_publish/on_play/on_connect URL did not allow the session (SRS ERROR_HTTP_HOOKS...). */
+  HookRejected: 'GW_ERR_HOOK_REJECTED',
   // casters / outputs
   CasterOutput: 'GW_ERR_CASTER_OUTPUT',
   /** A DVR file could not be written (disk full, missing or read-only folder, muxer failure). */

@@ -16,7 +16,7 @@ import { createLogger } from './log.ts';
 import { isGatewayError } from './errors.ts';
 import { loadConfig, vhostConfig, type Config } from './config/config.ts';
 import { SourceHub } from './hub/source-hub.ts';
-import type { ConsumerOptions } from './hub/ports.ts';
+import { allowAllAdmission, type Admission, type ConsumerOptions } from './hub/ports.ts';
 import type { StreamKey } from './media/stream-key.ts';
 import { RtmpServer } from './output/rtmp-server.ts';
 import { HttpServer } from './output/http-server.ts';
@@ -86,6 +86,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       return config.httpServer.enabled && remux?.enabled === true ? remux.fastCacheMs : 0;
     },
   });
+  // Security and http_hooks before every publish and play (core/control); read per call, so a reload applies.
+  const admission: Admission = allowAllAdmission;
   let http: HttpServer | undefined;
   const casters: Caster[] = [];
   const ingesters: Ingester[] = [];
@@ -119,7 +121,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await rtmp.start();
     // One resolver of output URLs (this hub, or an RTMP push to a foreign server) for every caster, ingester and
     // forwarder. Forwarders follow publishes from here on: no await since rtmp.start(), so none is missed.
-    const publishTarget = createPublishTargetResolver({ hub, rtmpPorts: rtmp.ports, log });
+    const publishTarget = createPublishTargetResolver({ hub, rtmpPorts: rtmp.ports, log, admission });
     forward.start(publishTarget, rtmp.ports);
     transcode.start(publishTarget);
     if (config.httpServer.enabled) {

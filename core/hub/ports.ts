@@ -119,7 +119,51 @@ export interface PublishTarget {
   readonly url: string;
   /** True when the URL names this gateway (published in-process, no socket); false for a foreign RTMP server. */
   readonly local: boolean;
+  /**
+   * Ask whether `who` may publish this target's stream, before `hub.publish`: for a local target the gateway's
+   * Admission (`security`, then `http_hooks on_publish`); a foreign target resolves at once (that server decides).
+   * `who.remote` must be the device's real `ip:port` and `who.query` the request's query (hooks' `param`).
+   * @throws GatewayError (rejects) GW_ERR_SECURITY_DENIED or GW_ERR_HOOK_REJECTED.
+   */
+  admit(who: SessionInfo, extra?: AdmissionExtra): Promise<void>;
 }
+
+/** What a client asks for: SRS's security and http_hooks checkpoints that decide. */
+export type AdmissionAction = 'publish' | 'play';
+
+/** Request fields a hook body carries besides the key and the session (SRS SrsRequest). */
+export interface AdmissionExtra {
+  /** RTMP tcUrl, or the URL the client used (`rtsp://...`, `http://...`); built from the key when absent. */
+  readonly tcUrl?: string;
+  /** RTMP pageUrl. */
+  readonly pageUrl?: string;
+}
+
+/** One admission question. */
+export interface AdmissionRequest extends AdmissionExtra {
+  readonly action: AdmissionAction;
+  readonly key: StreamKey;
+  /** `remote` is the peer's real `ip:port`; `query` (no `?`) is the hook's `param`. */
+  readonly who: SessionInfo;
+}
+
+/**
+ * The gateway's admission control (core/control): `security { allow|deny publish|play ...; }` evaluated in SRS's
+ * order, then the vhost's `http_hooks` on_publish / on_play URLs. Every entry point asks it before
+ * `HubPort.publish` / `HubPort.subscribe` (RTMP, HTTP streams, HLS through the HTTP server; casters through
+ * `PublishTarget.admit`). The settings are read per call, so a reloaded config applies to the next session.
+ */
+export interface Admission {
+  /**
+   * Resolves when allowed.
+   * @throws GatewayError (rejects) GW_ERR_SECURITY_DENIED when security denies, GW_ERR_HOOK_REJECTED when a hook
+   *   answered anything but HTTP 200/201 with body `0` or JSON `{"code":0}`, failed, or timed out.
+   */
+  admit(req: AdmissionRequest): Promise<void>;
+}
+
+/** Admission that allows everything (no security, no hooks); the default of every entry point. */
+export const allowAllAdmission: Admission = { admit: () => Promise.resolve() };
 
 /**
  * Resolve an output URL `rtmp://host[:port]/app[/...]/stream[?vhost=v]` to its PublishTarget. The caller

@@ -15,7 +15,7 @@
  *    are remembered; past it, those not pushing now are forgotten.
  */
 import type { Logger } from '../log.ts';
-import type { HubPort, PublishTarget, PublishTargetResolver } from '../hub/ports.ts';
+import { allowAllAdmission, type Admission, type HubPort, type PublishTarget, type PublishTargetResolver } from '../hub/ports.ts';
 import { isOwnAddress, parseRtmpUrl, type StreamKey } from '../media/stream-key.ts';
 import { remotePublishPort } from './rtmp-push.ts';
 
@@ -37,7 +37,12 @@ export interface PublishTargetResolverOptions {
   readonly log: Logger;
   /** Bound on remembered foreign URLs; default MAX_REMOTE_OUTPUTS. */
   readonly maxRemoteOutputs?: number;
+  /** Asked by a local target's `admit` (security, on_publish); default: allow everything. */
+  readonly admission?: Admission;
 }
+
+/** A foreign server decides on its own publishes: allowed here. */
+const admitForeign = (): Promise<void> => Promise.resolve();
 
 /**
  * SRS writes `rtmp://host[:port]/app?vhost=v/stream`; move the query behind the stream: `.../app/stream?vhost=v`
@@ -58,6 +63,7 @@ export function normalizeSrsRtmpUrl(url: string): string {
  */
 export function createPublishTargetResolver(opts: PublishTargetResolverOptions): PublishTargetResolver {
   const { hub, rtmpPorts, log } = opts;
+  const admission = opts.admission ?? allowAllAdmission;
   const firstPort = rtmpPorts[0];
   const portText = String(firstPort ?? DEFAULT_RTMP_PORT);
   const maxRemotes = opts.maxRemoteOutputs ?? MAX_REMOTE_OUTPUTS;
@@ -67,7 +73,10 @@ export function createPublishTargetResolver(opts: PublishTargetResolverOptions):
     const out = parseRtmpUrl(url);
     // parseRtmpUrl succeeded, so the URL parses; no port written means "whichever port we listen on".
     const port = new URL(url).port === '' && firstPort !== undefined ? firstPort : out.port;
-    if (isOwnAddress(out.host, port, rtmpPorts)) return { hub, key: out.key, url, local: true };
+    if (isOwnAddress(out.host, port, rtmpPorts)) {
+      const key = out.key;
+      return { hub, key, url, local: true, admit: (who, extra) => admission.admit({ action: 'publish', key, who, ...extra }) };
+    }
     let remote = remotes.get(url);
     if (remote === undefined) {
       if (remotes.size >= maxRemotes) {
@@ -76,6 +85,6 @@ export function createPublishTargetResolver(opts: PublishTargetResolverOptions):
       remote = { hub: remotePublishPort(url, log), key: out.key };
       remotes.set(url, remote);
     }
-    return { hub: remote.hub, key: out.key, url, local: false };
+    return { hub: remote.hub, key: out.key, url, local: false, admit: admitForeign };
   };
 }

@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   const size = makeInput();
   const hub = new CountingHub();
   const caster = new FlvPostCaster({
-    output: ({ app, stream }) => ({ hub, key: { vhost: '__defaultVhost__', app, stream }, url: `rtmp://127.0.0.1/${app}/${stream}`, local: true }),
+    output: ({ app, stream }) => ({ hub, key: { vhost: '__defaultVhost__', app, stream }, url: `rtmp://127.0.0.1/${app}/${stream}`, local: true, admit: () => Promise.resolve() }),
     listen: { host: '127.0.0.1', port: 0 },
     idleTimeoutMs: 10_000,
     log: pino({ level: 'silent' }),

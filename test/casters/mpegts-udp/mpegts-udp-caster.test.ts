@@ -59,7 +59,7 @@ interface Harness {
 async function start(idleTimeoutMs = 60_000): Promise<Harness> {
   const hub = fakeHub();
   const caster = new MpegtsUdpCaster({
-    target: { hub, key: KEY, url: 'rtmp://127.0.0.1/live/udp', local: true },
+    target: { hub, key: KEY, url: 'rtmp://127.0.0.1/live/udp', local: true, admit: () => Promise.resolve() },
     listen: { host: '127.0.0.1', port: 0 },
     idleTimeoutMs,
     log,

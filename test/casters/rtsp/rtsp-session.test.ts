@@ -45,7 +45,7 @@ function start(opts: { remoteAddress?: string; idleTimeoutMs?: number } = {}): H
   const base = 30000 + 2 * Math.floor(Math.random() * 10000);
   const ports = new RtpPortPool(base, base + 20, '127.0.0.1');
   const counters: RtspCasterCounters = { sessions: 0, publishes: 0, packets: 0, bytes: 0, lost: 0, foreignPackets: 0, protocolErrors: 0 };
-  const output: CasterOutput = ({ app, stream }) => ({ hub, key: { vhost: '__defaultVhost__', app, stream }, url: `rtmp://127.0.0.1/${app}/${stream}`, local: true });
+  const output: CasterOutput = ({ app, stream }) => ({ hub, key: { vhost: '__defaultVhost__', app, stream }, url: `rtmp://127.0.0.1/${app}/${stream}`, local: true, admit: () => Promise.resolve() });
   const h: Harness = {
     sock,
     hub,

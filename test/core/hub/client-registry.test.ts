@@ -123,7 +123,7 @@ test('totals(): bytes, drops, publishes and plays survive the source being reape
 
 test('LazyPublisher: a publish ended by the hub calls its owner back; without one, the next write publishes again', () => {
   const hub = makeHub(10_000);
-  const target: PublishTarget = { hub, key: KEY, url: 'rtmp://127.0.0.1/live/cam1', local: true };
+  const target: PublishTarget = { hub, key: KEY, url: 'rtmp://127.0.0.1/live/cam1', local: true, admit: () => Promise.resolve() };
   const kicked: string[] = [];
   const withOwner = new LazyPublisher(target, { id: 'ingest-a/0', protocol: 'ingest' }, silentLog, (r) => kicked.push(r));
   assert.equal(withOwner.write(keyframe(0)), true);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { createPublishTargetResolver, normalizeSrsRtmpUrl } from '../../../core/output/publish-target.ts';
-import { ErrorCode, isGatewayError } from '../../../core/errors.ts';
-import type { PublishTarget } from '../../../core/hub/ports.ts';
+import { ErrorCode, GatewayError, isGatewayError } from '../../../core/errors.ts';
+import type { Admission, AdmissionRequest, PublishTarget } from '../../../core/hub/ports.ts';
 import { fakeHub } from '../../helpers/fake-hub.ts';
 
 const log = pino({ level: 'silent' });
@@ -56,7 +56,9 @@ test('[port] is our first RTMP port; SRS\'s app?vhost=v/stream form is normalize
   const hub = fakeHub();
   const resolve = createPublishTargetResolver({ hub, log, rtmpPorts: [19350, 19351] });
   const t = resolve('rtmp://127.0.0.1:[port]/live/s');
-  assert.deepEqual(t, { hub, key: { vhost: '__defaultVhost__', app: 'live', stream: 's' }, url: 'rtmp://127.0.0.1:19350/live/s', local: true });
+  const { admit, ...shape } = t;
+  assert.equal(typeof admit, 'function');
+  assert.deepEqual(shape, { hub, key: { vhost: '__defaultVhost__', app: 'live', stream: 's' }, url: 'rtmp://127.0.0.1:19350/live/s', local: true });
   const srs = resolve('rtmp://127.0.0.1:[port]/live?vhost=v.example/cam');
   assert.equal(srs.url, 'rtmp://127.0.0.1:19350/live/cam?vhost=v.example');
   assert.deepEqual(srs.key, { vhost: 'v.example', app: 'live', stream: 'cam' });
@@ -133,4 +135,29 @@ test('a malformed output URL is GW_ERR_STREAM_KEY_INVALID', () => {
   for (const url of ['http://127.0.0.1/live/s', 'rtmp://127.0.0.1/live', 'rtmp://127.0.0.1/', 'not a url', '', 'rtmp://10.0.0.9/live/a..b', 'rtmp://127.0.0.1/live/s s']) {
     assert.throws(() => resolve(url), (err: unknown) => isGatewayError(err, ErrorCode.StreamKeyInvalid), url);
   }
+});
+
+test('a local target asks the gateway Admission for a publish of its key; a foreign target is allowed here', async () => {
+  const hub = fakeHub();
+  const asked: AdmissionRequest[] = [];
+  const admission: Admission = {
+    admit: (req) => {
+      asked.push(req);
+      return req.who.remote?.startsWith('10.') === true ? Promise.reject(new GatewayError(ErrorCode.SecurityDenied, 'denied')) : Promise.resolve();
+    },
+  };
+  const resolve = createPublishTargetResolver({ hub, log, rtmpPorts: [19350], admission });
+  const local = resolve('rtmp://127.0.0.1/live/cam?token=1');
+  await local.admit({ id: 'rtsp-1', protocol: 'rtsp', remote: '127.0.0.1:5000', query: 'token=1' }, { tcUrl: 'rtsp://127.0.0.1:8554/live' });
+  assert.equal(asked.length, 1);
+  assert.deepEqual(asked[0], {
+    action: 'publish',
+    key: { vhost: '__defaultVhost__', app: 'live', stream: 'cam' },
+    who: { id: 'rtsp-1', protocol: 'rtsp', remote: '127.0.0.1:5000', query: 'token=1' },
+    tcUrl: 'rtsp://127.0.0.1:8554/live',
+  });
+  await assert.rejects(local.admit({ id: 'udp-1', protocol: 'mpegts_over_udp', remote: '10.0.0.1:1234' }), (err: unknown) => isGatewayError(err) && err.code === ErrorCode.SecurityDenied);
+  const foreign = resolve('rtmp://192.0.2.7/live/cam');
+  await foreign.admit({ id: 'udp-2', protocol: 'mpegts_over_udp', remote: '10.0.0.1:1234' });
+  assert.equal(asked.length, 2, 'a foreign server decides on its own publishes');
 });
