@@ -207,19 +207,51 @@ export interface ClientSnapshot {
   readonly sendBytes: number;
   /** Messages dropped for this player because it was too slow (0 for a publisher). */
   readonly droppedMessages: number;
+  /** Registered with `attachClient` (not a hub consumer): always a client, never an internal output. */
+  readonly attached?: boolean;
+}
+
+/**
+ * A player the hub does not feed, registered with `ClientRegistry.attachClient` so the HTTP API lists and kicks it
+ * like a hub consumer: an HLS viewer (a session of playlist and segment GETs), or any output that serves many
+ * players from one shared hub consumer. SRS keeps such players in SrsStatistic too (`hls-play`).
+ */
+export interface AttachedClient {
+  /** Its session; `id` must be process-unique (nextSessionId). `protocol` is never an internal consumer's. */
+  readonly who: SessionInfo;
+  /** The stream it plays. */
+  readonly key: StreamKey;
+  /** Bytes delivered to it so far (its own measure: HTTP body bytes for an HLS viewer). Called when listing. */
+  sendBytes(): number;
+  /**
+   * End the session (the HTTP API's DELETE /api/v1/clients/{id}, gateway stopping). Called at most once, after the
+   * client is already detached; it must not throw.
+   */
+  kick(reason: string): void;
 }
 
 /**
  * The sessions attached to the hub, listed and kicked by the HTTP API. Every publisher and player reaches the hub
- * through `publish`/`subscribe` with its SessionInfo, so nothing registers twice. Implemented by SourceHub.
+ * through `publish`/`subscribe` with its SessionInfo, so nothing registers twice; players the hub does not feed
+ * register with `attachClient`. Implemented by SourceHub.
  */
 export interface ClientRegistry {
-  /** Every publisher and player (internal consumers such as HLS and DVR included), in source order. */
+  /**
+   * Every publisher and player (internal consumers such as HLS and DVR included), in source order; each source's
+   * attached clients after its hub clients (`attached: true`).
+   */
   clients(): ClientSnapshot[];
   /**
    * End every publish and play of the session `id`: a publisher is unpublished and told with
-   * `PublisherEvents.onClose(reason)`, a player is detached with `ConsumerTarget.onClose(reason)`.
+   * `PublisherEvents.onClose(reason)`, a player is detached with `ConsumerTarget.onClose(reason)`, an attached
+   * client is detached and told with `AttachedClient.kick(reason)`.
    * @returns false when no client has that id.
    */
   kick(id: string, reason: string): boolean;
+  /**
+   * List `client` among the clients of its stream until the returned `detach` is called (idempotent) or it is
+   * kicked. Its stream's source is kept while it is attached (its stream id stays), as a player keeps it.
+   * @throws GatewayError GW_ERR_STREAM_BUSY when the hub is closed (the gateway is stopping).
+   */
+  attachClient(client: AttachedClient): () => void;
 }

@@ -12,6 +12,7 @@ import { streamKeyString, type StreamKey } from '../media/stream-key.ts';
 import { DEFAULT_QUEUE_MAX_BYTES } from './consumer.ts';
 import { DEFAULT_GOP_CACHE_MAX_BYTES } from './gop-cache.ts';
 import type {
+  AttachedClient,
   ClientRegistry,
   ClientSnapshot,
   ConsumerOptions,
@@ -63,6 +64,13 @@ export interface SourceHubOptions {
   readonly sourceLingerMs?: number;
 }
 
+/** One attachClient registration. */
+interface AttachedEntry {
+  readonly client: AttachedClient;
+  readonly keyString: string;
+  readonly sinceMs: number;
+}
+
 export class SourceHub implements HubPort, SourceEvents, ClientRegistry {
   readonly #log: Logger;
   readonly #vhost: (vhostName: string) => VhostHubSettings;
@@ -74,6 +82,8 @@ export class SourceHub implements HubPort, SourceEvents, ClientRegistry {
   readonly #onIdle = (source: Source): void => this.#scheduleReap(source);
   /** Publish listeners; a Set of wrapper objects so the same function can be added twice and removed once. */
   readonly #publishListeners = new Set<{ readonly fn: (key: StreamKey, who: SessionInfo) => void }>();
+  /** Clients registered with attachClient, by stream key string (a key with any keeps its source). */
+  readonly #attached = new Map<string, Set<AttachedEntry>>();
   #closed = false;
   /** Totals of the sources already reaped, and the publish/play counts. */
   readonly #retired = { recvBytes: 0, sendBytes: 0, droppedMessages: 0 };
@@ -153,15 +163,52 @@ export class SourceHub implements HubPort, SourceEvents, ClientRegistry {
 
   clients(): ClientSnapshot[] {
     const out: ClientSnapshot[] = [];
-    for (const source of this.#sources.values()) source.clients(out);
+    for (const source of this.#sources.values()) {
+      source.clients(out);
+      const attached = this.#attached.get(source.keyString);
+      if (attached === undefined) continue;
+      for (const e of attached) {
+        out.push({
+          who: e.client.who, key: source.key, streamId: source.id, publish: false, sinceMs: e.sinceMs,
+          recvBytes: 0, sendBytes: e.client.sendBytes(), droppedMessages: 0, attached: true,
+        });
+      }
+    }
     return out;
   }
 
   kick(id: string, reason: string): boolean {
     let found = false;
     for (const source of [...this.#sources.values()]) if (source.kick(id, reason)) found = true;
+    for (const set of [...this.#attached.values()]) {
+      for (const e of [...set]) {
+        if (e.client.who.id !== id) continue;
+        found = true;
+        this.#detach(e);
+        this.#kickAttached(e, reason);
+      }
+    }
     if (found) this.#log.warn({ client: id, reason }, 'client kicked');
     return found;
+  }
+
+  /**
+   * List a client the hub does not feed (ClientRegistry.attachClient); its source is created if needed and kept
+   * until it detaches.
+   * @throws GatewayError GW_ERR_STREAM_BUSY when the hub is closed.
+   */
+  attachClient(client: AttachedClient): () => void {
+    this.#assertOpen(client.key);
+    const source = this.#source(client.key);
+    this.#cancelReap(source);
+    const entry: AttachedEntry = { client, keyString: source.keyString, sinceMs: Date.now() };
+    let set = this.#attached.get(entry.keyString);
+    if (set === undefined) {
+      set = new Set();
+      this.#attached.set(entry.keyString, set);
+    }
+    set.add(entry);
+    return () => this.#detach(entry);
   }
 
   /** Totals since the hub started: every source, reaped ones included. */
@@ -184,6 +231,26 @@ export class SourceHub implements HubPort, SourceEvents, ClientRegistry {
     this.#reapTimers.clear();
     for (const source of this.#sources.values()) source.close('gateway stopping');
     this.#sources.clear();
+    const attached = [...this.#attached.values()].flatMap((set) => [...set]);
+    this.#attached.clear();
+    for (const e of attached) this.#kickAttached(e, 'gateway stopping');
+  }
+
+  /** Remove an attached client; the last one of a key lets its idle source be reaped. Idempotent. */
+  #detach(entry: AttachedEntry): void {
+    const set = this.#attached.get(entry.keyString);
+    if (set === undefined || !set.delete(entry) || set.size > 0) return;
+    this.#attached.delete(entry.keyString);
+    const source = this.#sources.get(entry.keyString);
+    if (source?.idle === true) this.#scheduleReap(source);
+  }
+
+  #kickAttached(entry: AttachedEntry, reason: string): void {
+    try {
+      entry.client.kick(reason);
+    } catch (err) {
+      this.#log.error({ err, client: entry.client.who.id }, 'attached client kick failed');
+    }
   }
 
   #assertOpen(key: StreamKey): void {
@@ -209,7 +276,7 @@ export class SourceHub implements HubPort, SourceEvents, ClientRegistry {
   }
 
   #scheduleReap(source: Source): void {
-    if (this.#closed || this.#sources.get(source.keyString) !== source) return;
+    if (this.#closed || this.#sources.get(source.keyString) !== source || this.#attached.has(source.keyString)) return;
     if (this.#lingerMs <= 0) {
       this.#retire(source);
       return;
@@ -217,7 +284,7 @@ export class SourceHub implements HubPort, SourceEvents, ClientRegistry {
     this.#cancelReap(source);
     const timer = setTimeout(() => {
       this.#reapTimers.delete(source);
-      if (source.idle && this.#sources.get(source.keyString) === source) this.#retire(source);
+      if (source.idle && this.#sources.get(source.keyString) === source && !this.#attached.has(source.keyString)) this.#retire(source);
     }, this.#lingerMs);
     timer.unref();
     this.#reapTimers.set(source, timer);

@@ -13,8 +13,8 @@
  *   gateway's own outputs (HLS muxer, DVR, forward, transcode input) included;
  * - `tcUrl` is `rtmp://<vhost>/<app>` from the stream key (the client's own tcUrl is not kept);
  * - internal consumers (HLS muxer, DVR, fast cache, transcode input, forwarder input, the shared HTTP-TS muxer) are
- *   not clients; HLS players (plain HTTP file GETs) and HTTP-TS players (fed by that shared muxer, not by the hub)
- *   are not tracked;
+ *   not clients (HTTP-TS players are: each is a hub consumer that writes the shared muxer's packets); players the
+ *   hub does not feed are listed when their output registers them (ClientRegistry.attachClient);
  * - `/clients?count=N` returns at most N (SRS returns at least 10).
  */
 import { randomBytes } from 'node:crypto';
@@ -64,7 +64,7 @@ export interface StatisticsOptions {
 
 /** A client as the API lists it: the hub's snapshot plus what the JSON needs. */
 function isClient(c: ClientSnapshot): boolean {
-  return c.publish || !INTERNAL_CONSUMER_PROTOCOLS.has(c.who.protocol);
+  return c.publish || c.attached === true || !INTERNAL_CONSUMER_PROTOCOLS.has(c.who.protocol);
 }
 
 /** SRS srs_generate_stream_url: `/app/stream` on the default vhost, `vhost/app/stream` otherwise. */
