@@ -15,6 +15,8 @@ import { parseOnOff, type ListenAddress } from './values.ts';
 import { buildHlsConfig, type HlsConfig } from './hls-config.ts';
 import { buildForwardConfig, type ForwardConfig } from './forward-config.ts';
 import { buildDvrConfig, type DvrConfig } from './dvr-config.ts';
+import { buildSecurityConfig, type SecurityConfig } from './security-config.ts';
+import { buildHttpHooksConfig, type HttpHooksConfig } from './hooks-config.ts';
 
 export type { ListenAddress } from './values.ts';
 export type { Directive } from './directive-parser.ts';
@@ -22,6 +24,8 @@ export type { ParamLine } from './schema.ts';
 export type { HlsAudioCodec, HlsConfig, HlsOnError, HlsVideoCodec } from './hls-config.ts';
 export type { ForwardConfig, ForwardDestination } from './forward-config.ts';
 export type { DvrConfig, DvrPlan, DvrTimeJitter } from './dvr-config.ts';
+export type { AddressMatch, SecurityAction, SecurityConfig, SecurityRule } from './security-config.ts';
+export type { HookEvent, HttpHooksConfig } from './hooks-config.ts';
 
 export type CasterType = 'mpegts_over_udp' | 'rtsp' | 'flv';
 export interface StreamCasterConfig {
@@ -132,6 +136,10 @@ export interface VhostConfig {
   readonly dvr: DvrConfig;
   /** `forward { }`: defaults (disabled, no destination) when absent. */
   readonly forward: ForwardConfig;
+  /** `security { }`: disabled, no rules when absent. */
+  readonly security: SecurityConfig;
+  /** `http_hooks { }`: disabled, no URLs when absent. */
+  readonly httpHooks: HttpHooksConfig;
   /** `ingest` blocks in file order (disabled ones included when complete). */
   readonly ingests: readonly IngestConfig[];
   /** `transcode` blocks in file order (disabled ones included). */
@@ -290,6 +298,13 @@ class Builder {
       if (d.children.length > 0) throw invalid(d, `'${d.name}' is not a block`);
       const r = parseBySpec(spec, d.args);
       if ('error' in r) throw invalid(d, `invalid value '${d.args.join(' ')}' for '${d.name}': ${r.error}`);
+      if (spec.repeat === true) {
+        // A repeatable leaf (security allow/deny): every line counts, in file order.
+        const list = s.blocks.get(key) ?? [];
+        list.push(d);
+        s.blocks.set(key, list);
+        continue;
+      }
       const moved = found.movedTo !== undefined;
       const prev = s.values.get(key);
       if (prev === undefined) {
@@ -515,6 +530,22 @@ function buildForward(s: Section): ForwardConfig {
   return r.value;
 }
 
+/** `security { }`: the allow/deny lines in file order; a bad one is an error at its line. */
+function buildSecurity(s: Section): SecurityConfig {
+  const lines = [...(s.blocks.get('vhost.security.allow') ?? []), ...(s.blocks.get('vhost.security.deny') ?? [])];
+  lines.sort((a, b) => (a.file === b.file ? a.line - b.line || a.col - b.col : 0));
+  const r = buildSecurityConfig(value(s, 'vhost.security.enabled'), lines);
+  if ('error' in r) throw invalid(r.at, r.error);
+  return r.value;
+}
+
+/** `http_hooks { }`: every URL must be http(s); a bad one is an error at its directive. */
+function buildHooks(s: Section): HttpHooksConfig {
+  const r = buildHttpHooksConfig((key) => (s.values.has(key) || (SCHEMA[key] as { readonly default?: string }).default !== undefined ? value(s, key) : undefined) as never);
+  if ('error' in r) throw invalid((s.values.get(`vhost.http_hooks.${r.event}`) as Entry).directive, r.error);
+  return r.value;
+}
+
 function buildVhost(b: Builder, name: string, d: Directive | undefined): VhostConfig {
   const s = b.section(d, d?.children ?? [], 'vhost');
   return {
@@ -532,6 +563,8 @@ function buildVhost(b: Builder, name: string, d: Directive | undefined): VhostCo
     hls: buildHlsConfig((key) => value(s, key)),
     dvr: buildDvrConfig((key) => value(s, key)),
     forward: buildForward(s),
+    security: buildSecurity(s),
+    httpHooks: buildHooks(s),
     ingests: (s.blocks.get('vhost.ingest') ?? []).map((i) => buildIngest(b, i)).filter((i) => i !== undefined),
     transcodes: (s.blocks.get('vhost.transcode') ?? []).map((t) => buildTranscode(b, t)),
   };

@@ -46,7 +46,10 @@ export interface DirectiveSpec {
   readonly allowEmpty?: boolean;
   /** listen: max number of addresses (default: any). */
   readonly maxArgs?: number;
-  /** block: may appear many times, each a separate section (vhost, stream_caster). */
+  /**
+   * block: may appear many times, each a separate section (vhost, stream_caster). A leaf (security allow/deny):
+   * every line is kept, in file order, instead of the first one.
+   */
   readonly repeat?: boolean;
   /** block: number of arguments it takes (vhost's name). */
   readonly blockArgs?: number;
@@ -311,6 +314,35 @@ export const SCHEMA = {
     default: 'full',
     values: ['full', 'zero', 'off'],
     doc: 'file timestamps: full (from 0, rising), zero (from 0), off (the stream\'s own)',
+  },
+  'vhost.security': { kind: 'block', doc: 'security: allow/deny publish and play by client address (SRS security)' },
+  'vhost.security.enabled': { kind: 'onoff', default: 'off', doc: 'whether the allow/deny rules apply; off = everyone may publish and play' },
+  'vhost.security.allow': {
+    kind: 'strings',
+    repeat: true,
+    doc: 'allow publish|play all|IP|CIDR (IPv4 or IPv6); many lines allowed; see SRS order in core/control/security.ts',
+  },
+  'vhost.security.deny': {
+    kind: 'strings',
+    repeat: true,
+    doc: 'deny publish|play all|IP|CIDR (IPv4 or IPv6); many lines allowed; a matching deny always wins',
+  },
+  'vhost.http_hooks': { kind: 'block', doc: 'HTTP callbacks (SRS http_hooks): POST JSON, allowed only on HTTP 200/201 with body 0 or {"code":0}' },
+  'vhost.http_hooks.enabled': { kind: 'onoff', default: 'off', doc: 'whether the hooks are called' },
+  'vhost.http_hooks.on_connect': { kind: 'strings', doc: 'URLs called when an RTMP client connects; any refusal closes it' },
+  'vhost.http_hooks.on_close': { kind: 'strings', doc: 'URLs told when an RTMP client disconnects (send_bytes, recv_bytes); failures logged' },
+  'vhost.http_hooks.on_publish': { kind: 'strings', doc: 'URLs asked before a publish (RTMP, casters); any refusal rejects the publisher' },
+  'vhost.http_hooks.on_unpublish': { kind: 'strings', doc: 'URLs told when a publish ends; failures logged' },
+  'vhost.http_hooks.on_play': { kind: 'strings', doc: 'URLs asked before a play (RTMP, HTTP-FLV/TS/MP3/AAC, WebSocket-FLV, an HLS session); any refusal rejects the player' },
+  'vhost.http_hooks.on_stop': { kind: 'strings', doc: 'URLs told when a play ends (an HLS session: after it stops polling); failures logged' },
+  'vhost.http_hooks.on_dvr': { kind: 'strings', doc: 'URLs told when a DVR file is closed (cwd, file); failures logged' },
+  'vhost.http_hooks.on_hls': { kind: 'strings', doc: 'URLs told when an HLS segment is finished (duration, file, url, m3u8, m3u8_url, seq_no); failures logged' },
+  'vhost.http_hooks.timeout': {
+    kind: 'seconds',
+    default: '30',
+    min: 0.1,
+    max: 3600,
+    doc: 'castgate: seconds a hook call may take before it counts as a refusal (SRS hard-codes 30 s)',
   },
   'vhost.forward': { kind: 'block', doc: 'forward: every stream of the vhost pushed over RTMP to other servers (SRS forward)' },
   'vhost.forward.enabled': { kind: 'onoff', default: 'off', doc: 'whether streams of this vhost are forwarded' },

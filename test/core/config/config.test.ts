@@ -200,6 +200,9 @@ const DVR_DEFAULTS = {
 } as const;
 
 const FORWARD_DEFAULTS = { enabled: false, destinations: [] } as const;
+const SECURITY_DEFAULTS = { enabled: false, rules: [] } as const;
+const NO_HOOK_URLS = { on_connect: [], on_close: [], on_publish: [], on_unpublish: [], on_play: [], on_stop: [], on_dvr: [], on_hls: [] } as const;
+const HTTP_HOOKS_DEFAULTS = { enabled: false, urls: NO_HOOK_URLS, timeoutMs: 30_000 } as const;
 
 const load = (text: string): ReturnType<typeof loadConfigText> => loadConfigText(text, 'conf/t.conf');
 
@@ -238,6 +241,8 @@ test('an empty conf gives every default', () => {
     hls: HLS_DEFAULTS,
     dvr: DVR_DEFAULTS,
     forward: FORWARD_DEFAULTS,
+    security: SECURITY_DEFAULTS,
+    httpHooks: HTTP_HOOKS_DEFAULTS,
     ingests: [],
     transcodes: [],
   });
@@ -336,6 +341,8 @@ test('vhost: play {} layout (SRS 3+) and the old direct layout (SRS 2)', () => {
     hls: HLS_DEFAULTS,
     dvr: DVR_DEFAULTS,
     forward: FORWARD_DEFAULTS,
+    security: SECURITY_DEFAULTS,
+    httpHooks: HTTP_HOOKS_DEFAULTS,
     ingests: [],
     transcodes: [],
   };
@@ -467,6 +474,8 @@ test("a realistic chunk of SRS's full.conf loads with warnings only", () => {
     hls: HLS_DEFAULTS,
     dvr: DVR_DEFAULTS,
     forward: FORWARD_DEFAULTS,
+    security: SECURITY_DEFAULTS,
+    httpHooks: HTTP_HOOKS_DEFAULTS,
     ingests: [],
     transcodes: [],
   });
@@ -474,7 +483,18 @@ test("a realistic chunk of SRS's full.conf loads with warnings only", () => {
   assert.deepEqual(config.vhosts.get('hls.srs.com')?.hls, { ...HLS_DEFAULTS, enabled: true, tdRatio: 1.5 });
   assert.deepEqual(config.vhosts.get('dvr.srs.com')?.dvr, { ...DVR_DEFAULTS, enabled: true });
   const names = warnings.map((w) => /'([^']+)'/.exec(w.message)?.[1]);
-  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'http_hooks', 'gb28181']) {
+  assert.deepEqual(config.vhosts.get('hooks.callback.srs.com')?.httpHooks, {
+    enabled: true,
+    urls: {
+      ...NO_HOOK_URLS,
+      on_connect: ['http://127.0.0.1:8085/api/v1/clients', 'http://localhost:8085/api/v1/clients'],
+      on_publish: ['http://127.0.0.1:8085/api/v1/streams'],
+      on_unpublish: ['http://127.0.0.1:8085/api/v1/streams'],
+      on_dvr: ['http://127.0.0.1:8085/api/v1/dvrs'],
+    },
+    timeoutMs: 30_000,
+  });
+  for (const n of ['daemon', 'rtc_server', 'srt_server', 'stats', 'heartbeat', 'gb28181']) {
     assert.ok(names.includes(n), `expected a warning for ${n}: ${JSON.stringify(names)}`);
   }
   for (const w of warnings) assert.ok(w.file === 'srs/full.conf' && w.line > 0 && w.col > 0);
