@@ -19,11 +19,13 @@
 /** SRS error codes the API returns (trunk/src/kernel/srs_kernel_error.hpp). */
 export const SrsErrorCode = {
   Success: 0,
+  /** ERROR_SYSTEM_CONFIG_INVALID: a reload refused the new config (castgate adds `error`: file:line:col: message). */
+  ConfigInvalid: 1023,
   /** ERROR_SYSTEM_CONFIG_RAW: the rpc is missing or unknown. */
   ConfigRaw: 1060,
   /** ERROR_SYSTEM_CONFIG_RAW_DISABLED: raw_api or allow_reload is off. */
   ConfigRawDisabled: 1061,
-  /** ERROR_SYSTEM_CONFIG_RAW_NOT_ALLOWED: the rpc is not allowed (castgate: reload is not available in this build). */
+  /** ERROR_SYSTEM_CONFIG_RAW_NOT_ALLOWED: the rpc is not allowed (castgate: no reload was given to the API). */
   ConfigRawNotAllowed: 1062,
   /** ERROR_RTMP_VHOST_NOT_FOUND. */
   VhostNotFound: 2014,

@@ -4,7 +4,9 @@
  * `/metrics`. Handlers are pure over an ApiRequest and the statistics (no socket), so they are tested directly.
  *
  * castgate differs from SRS: `/api/v1/versions` reports castgate's version (major/minor/revision of its
- * package.json); `/api/v1/raw?rpc=reload` answers code 1062 (not allowed) while the build has no config reload;
+ * package.json); `/api/v1/raw?rpc=reload` answers once the reload is done (SRS answers at once and reloads
+ * later): code 0, or 1023 (ERROR_SYSTEM_CONFIG_INVALID) with `error: "file:line:col: message"` when the new config
+ * was refused and the old one kept (1062 when no reload was given, as in unit tests);
  * `/metrics` is served whether or not the exporter is enabled (SRS answers code 1090 when it is off).
  */
 import type { CasterJson, IngesterJson } from '../stats/inputs.ts';
@@ -13,6 +15,7 @@ import {
   codeResponse,
   effectiveMethod,
   httpError,
+  jsonResponse,
   listWindow,
   okResponse,
   SrsErrorCode,
@@ -34,8 +37,8 @@ export interface ApiRoutesDeps {
     readonly crossdomain: boolean;
     readonly rawApi: { readonly enabled: boolean; readonly allowReload: boolean };
   };
-  /** Reload the config (SIGHUP's work); undefined while castgate has no reload: rpc=reload answers 1062. */
-  readonly reload?: (() => void) | undefined;
+  /** Reload the config (SIGHUP's work); undefined: rpc=reload answers 1062. */
+  readonly reload?: (() => ReloadOutcome | Promise<ReloadOutcome>) | undefined;
   readonly casters: () => readonly CasterJson[];
   readonly ingesters: () => readonly IngesterJson[];
   /** The Prometheus text and its MIME type. */
@@ -43,6 +46,11 @@ export interface ApiRoutesDeps {
 }
 
 export type ApiResult = ApiResponse | Promise<ApiResponse>;
+
+/** What a reload answers the RAW API: `error` (`file:line:col: message`) when the new config was refused. */
+export interface ReloadOutcome {
+  readonly error?: string | undefined;
+}
 
 /** The API's self-description (SrsGoApiV1 urls), castgate's endpoints included. */
 const V1_URLS = {
@@ -131,8 +139,11 @@ export function buildApiRouter(deps: ApiRoutesDeps): ApiRouter<ApiRequest, ApiRe
     if (rpc !== 'reload') return codeResponse(req, SrsErrorCode.ConfigRaw);
     if (!api.rawApi.allowReload) return codeResponse(req, SrsErrorCode.ConfigRawDisabled);
     if (deps.reload === undefined) return codeResponse(req, SrsErrorCode.ConfigRawNotAllowed);
-    deps.reload();
-    return codeResponse(req, SrsErrorCode.Success);
+    const reload = deps.reload;
+    return (async () => {
+      const r = await reload();
+      return r.error === undefined ? codeResponse(req, SrsErrorCode.Success) : jsonResponse(req, { code: SrsErrorCode.ConfigInvalid, error: r.error });
+    })();
   });
 
   get('/api/v1/casters', (req) => okResponse(req, ids, { casters: deps.casters() }));

@@ -17,7 +17,7 @@ import { createMetricsRegistry } from '../stats/metrics.ts';
 import { Statistics, type StatsHub } from '../stats/statistics.ts';
 import { checkBasicAuth, httpError, jsonpCallback, optionsResponse, withCors, type ApiRequest, type ApiResponse } from './api-response.ts';
 import type { ApiRouter } from './api-router.ts';
-import { buildApiRouter, type ApiResult } from './api-routes.ts';
+import { buildApiRouter, type ApiResult, type ReloadOutcome } from './api-routes.ts';
 
 /** A request must send its head within this time (slowloris guard, as the gateway's other listeners). */
 const API_HEADERS_TIMEOUT_MS = 10_000;
@@ -37,8 +37,8 @@ export interface HttpApiOptions {
   readonly casters?: () => readonly CasterStatsView[];
   /** The running ingesters' stats() (ingest/index.ts IngesterStats). */
   readonly ingesters?: () => readonly IngesterStatsView[];
-  /** Config reload for `/api/v1/raw?rpc=reload`; undefined: code 1062. */
-  readonly reload?: () => void;
+  /** Config reload for `/api/v1/raw?rpc=reload` (answered when done); undefined: code 1062. */
+  readonly reload?: () => ReloadOutcome | Promise<ReloadOutcome>;
   /** Statistics sampling period, ms (tests shorten it). */
   readonly sampleIntervalMs?: number;
 }

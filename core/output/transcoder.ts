@@ -24,6 +24,7 @@
  * binary is ONE error, and every stream plays on untranscoded (no spawn attempts, no retry loop).
  */
 import type { EngineConfig, TranscodeConfig } from '../config/config.ts';
+import { blockIdentity } from '../config/config-diff.ts';
 import { isGatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ConsumerOptions, HubPort, PublishTarget, PublishTargetResolver, SourceEvents } from '../hub/ports.ts';
@@ -58,8 +59,18 @@ export function transcodeOutputUrl(engine: EngineConfig, source: StreamKey): str
 
 interface Running {
   readonly engine: TranscodeEngine;
-  /** The blocks the engine's output descends from (its own included). */
-  readonly lineage: ReadonlySet<TranscodeConfig>;
+  /** The block that runs it (transcodeBlockKey). */
+  readonly block: string;
+  /** The blocks the engine's output descends from (its own included), as transcodeBlockKey. */
+  readonly lineage: ReadonlySet<string>;
+}
+
+/**
+ * A transcode block's identity across config reloads: its vhost and its content without line/file (config-diff
+ * blockIdentity), so an unchanged block keeps its engines and its outputs' lineage after a reload.
+ */
+export function transcodeBlockKey(vhost: string, block: TranscodeConfig): string {
+  return `${vhost}\n${blockIdentity(block)}`;
 }
 
 export class TranscodeServer {
@@ -116,32 +127,70 @@ export class TranscodeServer {
     await Promise.allSettled([...running.map((r) => r.engine.stop()), ...this.#stopping.values()]);
   }
 
+  /**
+   * Apply a reloaded config (the `transcodes` option now answers the new blocks): engines of a block that is gone,
+   * disabled or changed stop (their outputs unpublish); blocks that are new or changed start for every stream in
+   * `publishing` they match. Engines of unchanged blocks run on untouched. No-op once closed.
+   * @param publishing the streams published now (the hub's publishers).
+   */
+  reload(publishing: readonly StreamKey[]): void {
+    if (this.#closed || this.#publishTarget === undefined) return;
+    for (const list of [...this.#engines.values()]) {
+      const source = list[0]?.engine.source;
+      if (source === undefined) continue;
+      const wanted = new Set(this.#blocksFor(source).map((b) => transcodeBlockKey(source.vhost, b)));
+      for (const r of [...list]) {
+        if (wanted.has(r.block)) continue;
+        this.#log.info({ stream: streamKeyString(source), target: r.engine.target.url }, 'transcode: block changed or removed by a reload, engine stopped');
+        this.#ended(source, r.engine, 'config reloaded');
+      }
+    }
+    for (const key of publishing) this.#start(key, true);
+  }
+
+  /** The enabled blocks with engines whose scope covers `key`, from the current config. */
+  #blocksFor(key: StreamKey): readonly TranscodeConfig[] {
+    return this.#opts.transcodes(key.vhost)?.filter((b) => b.enabled && b.engines.length > 0 && transcodeScopeMatches(b.scope, key)) ?? [];
+  }
+
   #onPublish(key: StreamKey): void {
+    this.#start(key, false);
+  }
+
+  /**
+   * Start the engines of the blocks covering `key`. `adding` (a reload): the stream already has engines; start only
+   * the blocks none of them runs. Otherwise (a publish) nothing starts while engines of the last publish still run.
+   */
+  #start(key: StreamKey, adding: boolean): void {
     const resolve = this.#publishTarget;
     if (this.#closed || resolve === undefined) return;
-    const blocks = this.#opts.transcodes(key.vhost)?.filter((b) => b.enabled && b.engines.length > 0 && transcodeScopeMatches(b.scope, key));
-    if (blocks === undefined || blocks.length === 0) return;
+    const blocks = this.#blocksFor(key);
+    if (blocks.length === 0) return;
     const k = streamKeyString(key);
-    if (this.#engines.has(k)) return; // engines of the last publish still ending their run
+    const existing = this.#engines.get(k);
+    if (existing !== undefined && !adding) return; // engines of the last publish still ending their run
+    const runningBlocks = new Set(existing?.map((r) => r.block));
     const from = this.#outputs.get(k)?.lineage;
     const log = this.#log.child({ stream: k });
     const running: Running[] = [];
     for (const block of blocks) {
-      if (from?.has(block)) {
+      const id = transcodeBlockKey(key.vhost, block);
+      if (runningBlocks.has(id)) continue;
+      if (from?.has(id)) {
         log.debug({ scope: block.scope, line: block.line }, 'not transcoded again by the block that made it');
         continue;
       }
       const ffmpegPath = this.#ffmpeg(block);
       if (ffmpegPath === undefined) continue;
       const lineage = new Set(from);
-      lineage.add(block);
+      lineage.add(id);
       block.engines.forEach((e, i) => {
-        const r = this.#createEngine(resolve, key, e, i, ffmpegPath, lineage, log);
+        const r = this.#createEngine(resolve, key, e, i, ffmpegPath, id, lineage, log);
         if (r !== undefined) running.push(r);
       });
     }
     if (running.length === 0) return;
-    this.#engines.set(k, running);
+    this.#engines.set(k, [...existing ?? [], ...running]);
     for (const r of running) this.#outputs.set(streamKeyString(r.engine.target.key), r);
     const before = this.#stopping.get(k);
     if (before === undefined) {
@@ -173,7 +222,7 @@ export class TranscodeServer {
 
   #createEngine(
     resolve: PublishTargetResolver,
-    source: StreamKey, e: EngineConfig, index: number, ffmpegPath: string, lineage: ReadonlySet<TranscodeConfig>, parentLog: Logger,
+    source: StreamKey, e: EngineConfig, index: number, ffmpegPath: string, block: string, lineage: ReadonlySet<string>, parentLog: Logger,
   ): Running | undefined {
     const name = e.id ?? String(index);
     const log = parentLog.child({ engine: name });
@@ -189,6 +238,7 @@ export class TranscodeServer {
       return undefined;
     }
     const running: Running = {
+      block,
       lineage,
       engine: new TranscodeEngine({
         source,

@@ -161,6 +161,16 @@ export class HlsMuxer implements ConsumerTarget {
       : undefined;
   }
 
+  /** The hls settings the muxer was started with. */
+  get config(): HlsConfig {
+    return this.#cfg;
+  }
+
+  /** A config reload's new `hls_window`, ms: the playlist keeps that much from the next closed segment on. */
+  setWindow(windowMs: number): void {
+    this.#segmenter.setWindow(windowMs);
+  }
+
   /** The playlist's path relative to hls_path (its URL path on the HTTP server without the leading '/'). */
   get playlistPath(): string {
     return this.#m3u8Rel;

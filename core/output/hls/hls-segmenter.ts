@@ -82,7 +82,7 @@ interface OpenState {
 export class HlsSegmenter {
   readonly #fragmentMs: number;
   readonly #absoluteMs: number;
-  readonly #windowMs: number;
+  #windowMs: number;
   readonly #waitKeyframe: boolean;
   readonly #maxJumpMs: number;
   readonly #window: HlsSegmentInfo[] = [];
@@ -101,6 +101,14 @@ export class HlsSegmenter {
     this.#maxJumpMs = options.maxJumpMs ?? HLS_MAX_TIMESTAMP_JUMP_MS;
     this.#firstSequence = options.firstSequence ?? 0;
     this.#nextSequence = this.#firstSequence;
+  }
+
+  /**
+   * A config reload's new `hls_window`, ms: the window shrinks (or grows) to it when the next segment closes.
+   * (hls_fragment is not changed on a running stream: EXT-X-TARGETDURATION must not change, RFC 8216 6.2.1.)
+   */
+  setWindow(windowMs: number): void {
+    this.#windowMs = windowMs;
   }
 
   /** Closed segments in the window, oldest first. */

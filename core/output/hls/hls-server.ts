@@ -7,6 +7,11 @@
  * Low-Latency HLS muxers (hls_ll on) keep their files in memory: `serveLive` answers the HTTP requests for them
  * (playlist with `_HLS_msn`/`_HLS_part` blocking reload, init segments, segments, parts, the preload-hinted part),
  * at the same URL paths files under hls_path would have.
+ *
+ * Config reload (`reload`): `hls { enabled on; }` newly on starts muxers on the streams published now, `enabled off`
+ * ends theirs (last segment and playlist written); a new `hls_window` applies to running muxers from their next
+ * segment; every other hls setting (`hls_fragment` included: EXT-X-TARGETDURATION must not change within a playlist,
+ * RFC 8216 6.2.1) applies from the stream's next publish.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { posix } from 'node:path';
@@ -68,6 +73,30 @@ export class HlsServer {
     this.#muxers.clear();
     this.#live.clear();
     await Promise.allSettled([...muxers.map((m) => m.close()), ...this.#draining.values()]);
+  }
+
+  /**
+   * Apply a reloaded config (the `hls` option now answers the new settings); see the module doc.
+   * @param publishing the streams published now.
+   */
+  reload(publishing: readonly StreamKey[]): void {
+    if (this.#closed) return;
+    for (const [k, muxer] of [...this.#muxers]) {
+      const vhost = k.slice(0, k.indexOf('/'));
+      const cfg = this.#opts.hls(vhost);
+      if (cfg?.enabled !== true) {
+        this.#opts.log.info({ stream: k, output: 'hls' }, 'HLS disabled by a reload: ended for this stream');
+        this.#muxers.delete(k);
+        for (const set of this.#live.values()) set.delete(muxer);
+        void muxer.close();
+        continue;
+      }
+      if (cfg.windowMs !== muxer.config.windowMs) {
+        this.#opts.log.info({ stream: k, output: 'hls', windowMs: cfg.windowMs }, 'HLS window changed by a reload');
+        muxer.setWindow(cfg.windowMs);
+      }
+    }
+    for (const key of publishing) this.#onPublish(key);
   }
 
   #onPublish(key: StreamKey): void {

@@ -86,17 +86,23 @@ test('streams and clients: lists, pages, lookups, SRS error codes; DELETE kicks 
   hub.close();
 });
 
-test('RAW API: rpc=raw always; 1061 when disabled or reload not allowed; 1060 for another rpc; 1062 without a reload; 0 and the reload runs', async () => {
+test('RAW API: rpc=raw always; 1061 when disabled or reload not allowed; 1060 for another rpc; 1062 without a reload; 0 and the reload runs; 1023 with the error when it refused the config', async () => {
   const base = 'http_api { enabled on; listen 127.0.0.1:0; ';
-  const code = async (text: string, q: string, reload?: () => void): Promise<unknown> => (await json(setup(text, reload === undefined ? {} : { reload }).api, `/api/v1/raw?${q}`)).code;
+  const answer = async (text: string, q: string, reload?: HttpApiOptions['reload']): Promise<Json> => json(setup(text, reload === undefined ? {} : { reload }).api, `/api/v1/raw?${q}`);
+  const code = async (text: string, q: string, reload?: HttpApiOptions['reload']): Promise<unknown> => (await answer(text, q, reload)).code;
   assert.equal(await code(`${base}}`, 'rpc=reload'), 1061);
   assert.equal(await code(`${base}raw_api { enabled on; } }`, 'rpc=reload'), 1061);
   assert.equal(await code(`${base}raw_api { enabled on; allow_reload on; } }`, 'rpc=query'), 1060);
   assert.equal(await code(`${base}raw_api { enabled on; allow_reload on; } }`, ''), 1060);
   assert.equal(await code(`${base}raw_api { enabled on; allow_reload on; } }`, 'rpc=reload'), 1062);
   let reloads = 0;
-  assert.equal(await code(`${base}raw_api { enabled on; allow_reload on; } }`, 'rpc=reload', () => reloads++), 0);
+  assert.equal(await code(`${base}raw_api { enabled on; allow_reload on; } }`, 'rpc=reload', () => {
+    reloads++;
+    return {};
+  }), 0);
   assert.equal(reloads, 1);
+  const refused = async (): Promise<{ error: string }> => ({ error: 'conf/api.conf:3:7: unknown value' });
+  assert.deepEqual(await answer(`${base}raw_api { enabled on; allow_reload on; } }`, 'rpc=reload', refused), { code: 1023, error: 'conf/api.conf:3:7: unknown value' });
   const raw = await json(setup(`${base}crossdomain off; }`).api, '/api/v1/raw?rpc=raw');
   assert.deepEqual(raw.http_api, { enabled: true, listen: '127.0.0.1:0', crossdomain: false, raw_api: { enabled: false, allow_reload: false, allow_query: false, allow_update: false } });
 });
