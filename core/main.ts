@@ -37,7 +37,7 @@ import { isGatewayError } from './errors.ts';
 import { loadConfig, vhostConfig, type Config, type StreamCasterConfig } from './config/config.ts';
 import { changedVhosts, diffCasters, diffIngests, restartNeeded, runningIngests, type VhostIngest } from './config/config-diff.ts';
 import { SourceHub } from './hub/source-hub.ts';
-import { allowAllAdmission, type Admission, type ConsumerOptions, type PublishTargetResolver } from './hub/ports.ts';
+import { type ConsumerOptions, type PublishTargetResolver } from './hub/ports.ts';
 import type { StreamKey } from './media/stream-key.ts';
 import { RtmpServer } from './output/rtmp-server.ts';
 import { HttpServer } from './output/http-server.ts';
@@ -48,6 +48,7 @@ import { ForwardServer } from './output/forward-server.ts';
 import { AudioFastCacheServer } from './output/audio-fast-cache.ts';
 import { createPublishTargetResolver } from './output/publish-target.ts';
 import { HttpApi } from './http/http-api.ts';
+import { GatewayAdmission } from './control/admission.ts';
 import { createCaster, type Caster } from '../casters/index.ts';
 import { Ingester } from '../ingest/index.ts';
 
@@ -143,7 +144,13 @@ export async function startGateway(initial: Config, log: Logger): Promise<Gatewa
     },
   });
   // Security and http_hooks before every publish and play (core/control); read per call, so a reload applies.
-  const admission: Admission = allowAllAdmission;
+  // Ends (on_unpublish / on_stop) come from the hub's SessionEvents; ids are the HTTP API's (api is built below).
+  const admission = new GatewayAdmission({
+    log,
+    hub,
+    vhost: (name) => vhostConfig(config, name),
+    serverIds: () => ({ serverId: api.statistics.serverId, serviceId: api.statistics.serviceId }),
+  });
   let http: HttpServer | undefined;
   const casters: Caster[] = [];
   const ingesters: Ingester[] = [];

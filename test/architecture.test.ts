@@ -33,7 +33,7 @@ function planted(from: string, to: string): ImportGraph {
 }
 
 test('the source tree is read: every layer has files and imports', () => {
-  for (const dir of ['core/hub', 'core/protocol', 'core/codec', 'core/output', 'core/media', 'casters', 'ingest']) {
+  for (const dir of ['core/hub', 'core/protocol', 'core/codec', 'core/output', 'core/media', 'core/control', 'casters', 'ingest']) {
     const files = [...graph.keys()].filter((f) => f.startsWith(`${dir}/`));
     assert.ok(files.length > 0, `${dir} has source files`);
   }
@@ -68,6 +68,10 @@ test('a planted forbidden import fails its rule (each rule can fire)', () => {
     ['core/hub/source.ts', 'core/output/http-stream.ts', 'hub ↛ output/protocol/remux'],
     ['core/hub/source.ts', 'core/protocol/amf0.ts', 'hub ↛ output/protocol/remux'],
     ['core/media/message.ts', 'core/codec/h264/sps.ts', 'media ↛ the layers built on it'],
+    ['core/control/admission.ts', 'core/output/rtmp-server.ts', 'control ↛ outputs, wire formats, hub internals (hub ports, config, media, log, errors only)'],
+    ['core/control/security.ts', 'core/hub/source-hub.ts', 'control ↛ outputs, wire formats, hub internals (hub ports, config, media, log, errors only)'],
+    ['core/hub/source.ts', 'core/control/admission.ts', 'protocol/codec/remux/hub/media ↛ control'],
+    ['core/protocol/amf0.ts', 'core/control/security.ts', 'protocol/codec/remux/hub/media ↛ control'],
   ];
   const fired = new Set<string>();
   for (const [from, to, rule] of cases) {

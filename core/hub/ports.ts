@@ -96,6 +96,26 @@ export interface SourceEvents {
   onPublish(listener: (key: StreamKey, who: SessionInfo) => void): () => void;
 }
 
+/** A publish or a play the hub saw end (`SessionEvents.onSessionEnd`). */
+export interface SessionEnd {
+  /** 'publish': the publisher unpublished (closed, kicked, gateway stopping); 'play': a hub consumer detached. */
+  readonly action: AdmissionAction;
+  readonly key: StreamKey;
+  readonly who: SessionInfo;
+  /** `StreamSnapshot.id` of the source. */
+  readonly streamId: string;
+}
+
+/**
+ * End-of-session notifications, so the admission (core/control) can send `on_unpublish` / `on_stop` for every
+ * entry point (RTMP, HTTP streams, casters through PublishTarget) without each one calling it. Implemented by
+ * SourceHub; called after the hub state changed, never on the message path. A throwing listener is logged.
+ */
+export interface SessionEvents {
+  /** @returns a function that removes the listener (idempotent). */
+  onSessionEnd(listener: (end: SessionEnd) => void): () => void;
+}
+
 /**
  * Where one stream is published: the port to publish on and the key on it, as an output URL names them
  * (a caster's `output`, an ingest engine's `output`; later transcode and forward outputs). Made by a
@@ -160,6 +180,66 @@ export interface Admission {
    *   answered anything but HTTP 200/201 with body `0` or JSON `{"code":0}`, failed, or timed out.
    */
   admit(req: AdmissionRequest): Promise<void>;
+}
+
+/**
+ * What an entry point whose players the hub does not feed calls when such a session ends (an HLS session: the
+ * admission sends on_stop). Sessions the hub feeds end through SessionEvents instead. Implemented by
+ * core/control/admission.ts.
+ */
+export interface SessionEndSink {
+  end(end: SessionEnd): void;
+}
+
+/** An RTMP connection as `connect` described it (SRS on_connect / on_close). */
+export interface ConnectionInfo {
+  /** The connection; `remote` its peer `ip:port`, `query` the tcUrl's query (no `?`) when it had one. */
+  readonly who: SessionInfo;
+  readonly vhost: string;
+  readonly app: string;
+  readonly tcUrl: string;
+  readonly pageUrl?: string;
+}
+
+/** on_connect / on_close for connection-oriented protocols (RTMP). Implemented by core/control/admission.ts. */
+export interface ConnectionAdmission {
+  /**
+   * Resolves when the connection may go on.
+   * @throws GatewayError (rejects) GW_ERR_HOOK_REJECTED when an on_connect URL refused.
+   */
+  connect(info: ConnectionInfo): Promise<void>;
+  /** The connection closed (on_close with the bytes sent to and received from the peer); never throws. */
+  disconnect(info: ConnectionInfo, sendBytes: number, recvBytes: number): void;
+}
+
+/** A DVR file that was closed (on_dvr). */
+export interface DvrFileEvent {
+  readonly key: StreamKey;
+  /** The file's path as written (relative paths relative to the gateway's cwd, SRS). */
+  readonly file: string;
+}
+
+/** An HLS segment that was finished and listed (on_hls). */
+export interface HlsSegmentEvent {
+  readonly key: StreamKey;
+  /** Segment file path as written. */
+  readonly file: string;
+  /** Segment URL as the playlist lists it (relative, or with hls_entry_prefix). */
+  readonly url: string;
+  /** Playlist file path as written. */
+  readonly m3u8: string;
+  /** Playlist URL path under the HTTP root, e.g. `live/livestream.m3u8`. */
+  readonly m3u8Url: string;
+  /** Media sequence number of the segment. */
+  readonly seqNo: number;
+  /** Segment duration, ms. */
+  readonly durationMs: number;
+}
+
+/** Notifications of recording outputs (http_hooks on_dvr / on_hls); never throw, never block the output. */
+export interface RecordingEvents {
+  onDvr(e: DvrFileEvent): void;
+  onHls(e: HlsSegmentEvent): void;
 }
 
 /** Admission that allows everything (no security, no hooks); the default of every entry point. */

@@ -20,6 +20,8 @@ import type {
   HubPort,
   Publisher,
   PublisherEvents,
+  SessionEnd,
+  SessionEvents,
   SessionInfo,
   SourceEvents,
   Subscriber,
@@ -71,7 +73,7 @@ interface AttachedEntry {
   readonly sinceMs: number;
 }
 
-export class SourceHub implements HubPort, SourceEvents, ClientRegistry {
+export class SourceHub implements HubPort, SourceEvents, SessionEvents, ClientRegistry {
   readonly #log: Logger;
   readonly #vhost: (vhostName: string) => VhostHubSettings;
   readonly #queueMaxBytes: number;
@@ -82,6 +84,17 @@ export class SourceHub implements HubPort, SourceEvents, ClientRegistry {
   readonly #onIdle = (source: Source): void => this.#scheduleReap(source);
   /** Publish listeners; a Set of wrapper objects so the same function can be added twice and removed once. */
   readonly #publishListeners = new Set<{ readonly fn: (key: StreamKey, who: SessionInfo) => void }>();
+  /** SessionEvents listeners (wrappers, as the publish listeners). */
+  readonly #sessionEndListeners = new Set<{ readonly fn: (end: SessionEnd) => void }>();
+  readonly #onSessionEnd = (end: SessionEnd): void => {
+    for (const listener of this.#sessionEndListeners) {
+      try {
+        listener.fn(end);
+      } catch (err) {
+        this.#log.error({ err, client: end.who.id }, 'session end listener failed');
+      }
+    }
+  };
   /** Clients registered with attachClient, by stream key string (a key with any keeps its source). */
   readonly #attached = new Map<string, Set<AttachedEntry>>();
   #closed = false;
@@ -121,6 +134,19 @@ export class SourceHub implements HubPort, SourceEvents, ClientRegistry {
       }
     }
     return publisher;
+  }
+
+  onSessionEnd(listener: (end: SessionEnd) => void): () => void {
+    const entry = { fn: listener };
+    this.#sessionEndListeners.add(entry);
+    return () => {
+      this.#sessionEndListeners.delete(entry);
+    };
+  }
+
+  /** The stream id (`StreamSnapshot.id`) of `key`'s source, when it exists now (hook bodies' `stream_id`). */
+  streamId(key: StreamKey): string | undefined {
+    return this.#sources.get(streamKeyString(key))?.id;
   }
 
   onPublish(listener: (key: StreamKey, who: SessionInfo) => void): () => void {
@@ -269,6 +295,7 @@ export class SourceHub implements HubPort, SourceEvents, ClientRegistry {
         log: this.#log.child({ stream: keyString }),
         gopCacheMaxBytes: this.#gopCacheMaxBytes,
         onIdle: this.#onIdle,
+        onSessionEnd: this.#onSessionEnd,
       });
       this.#sources.set(keyString, source);
     }

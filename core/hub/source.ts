@@ -20,7 +20,7 @@ import { streamKeyString, type StreamKey } from '../media/stream-key.ts';
 import { Consumer, type ConsumerOwner } from './consumer.ts';
 import { GopCache } from './gop-cache.ts';
 import { MetaCache, type AudioTrackInfo, type VideoTrackInfo } from './meta-cache.ts';
-import type { ClientSnapshot, ConsumerTarget, Publisher, PublisherEvents, SessionInfo } from './ports.ts';
+import type { ClientSnapshot, ConsumerTarget, Publisher, PublisherEvents, SessionEnd, SessionInfo } from './ports.ts';
 
 /** Alphabet of SRS's srs_random_str (srs_kernel_utility.cpp). */
 const STAT_ID_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
@@ -81,6 +81,8 @@ export interface SourceConfig {
   readonly gopCacheMaxBytes: number;
   /** Called when the source has neither publisher nor consumers. */
   readonly onIdle: (source: Source) => void;
+  /** Called when a publish ends or a consumer detaches (SessionEvents); never on the message path. */
+  readonly onSessionEnd?: (end: SessionEnd) => void;
 }
 
 /** The Publisher handed out by `Source.publish`; stale once closed (writes are ignored). */
@@ -117,6 +119,7 @@ export class Source implements ConsumerOwner {
   readonly createdAtMs = Date.now();
   readonly #log: Logger;
   readonly #onIdle: (source: Source) => void;
+  readonly #onSessionEnd: ((end: SessionEnd) => void) | undefined;
   readonly #meta = new MetaCache();
   readonly #gop: GopCache;
   readonly #consumers: Consumer[] = [];
@@ -139,6 +142,7 @@ export class Source implements ConsumerOwner {
     this.keyString = streamKeyString(cfg.key);
     this.#log = cfg.log;
     this.#onIdle = cfg.onIdle;
+    this.#onSessionEnd = cfg.onSessionEnd;
     this.#gop = new GopCache(true, cfg.gopCacheMaxBytes);
   }
 
@@ -243,6 +247,7 @@ export class Source implements ConsumerOwner {
       if (i >= 0) this.#consumers.splice(i, 1);
     }
     this.#log.debug({ consumer: consumer.who.id }, 'stop play');
+    this.#onSessionEnd?.({ action: 'play', key: this.key, who: consumer.who, streamId: this.id });
     if (this.idle) this.#onIdle(this);
   }
 
@@ -344,6 +349,7 @@ export class Source implements ConsumerOwner {
     this.#meta.clear();
     this.#gop.clear();
     this.#log.info({ publisher: p.who.id, reason, messagesIn: this.#messagesIn, bytesIn: this.#bytesIn }, 'unpublish');
+    this.#onSessionEnd?.({ action: 'publish', key: this.key, who: p.who, streamId: this.id });
   }
 
   /** The hub ended `p`'s publish: tell its session (a throwing callback is logged, never propagated). */

@@ -102,6 +102,18 @@ export const LAYER_RULES: readonly LayerRule[] = [
     to: (t) => ['core/output', 'core/protocol', 'core/remux'].some((d) => under(d)(t)),
   },
   {
+    name: 'control ↛ outputs, wire formats, hub internals (hub ports, config, media, log, errors only)',
+    from: under('core/control'),
+    to: (t) =>
+      ['core/output', 'core/protocol', 'core/codec', 'core/remux', 'core/stats', 'core/http'].some((d) => under(d)(t)) ||
+      (under('core/hub')(t) && t !== 'core/hub/ports.ts'),
+  },
+  {
+    name: 'protocol/codec/remux/hub/media ↛ control',
+    from: (p) => ['core/protocol', 'core/codec', 'core/remux', 'core/hub', 'core/media'].some((d) => under(d)(p)),
+    to: under('core/control'),
+  },
+  {
     name: 'media ↛ the layers built on it',
     from: under('core/media'),
     to: (t) => ['core/codec', 'core/protocol', 'core/remux', 'core/hub', 'core/output', 'core/config'].some((d) => under(d)(t)),
