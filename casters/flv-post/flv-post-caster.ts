@@ -28,7 +28,7 @@ import { ErrorCode, GatewayError, isGatewayError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { nextSessionId } from '../../core/log.ts';
 import { HEADER_TIMEOUT_MS, limitConnections, TIMEOUT_CHECK_INTERVAL_MS } from '../../core/listener-guard.ts';
-import type { PublishTarget } from '../../core/hub/ports.ts';
+import type { PublishTarget, SessionInfo } from '../../core/hub/ports.ts';
 import { MAX_ACCESS_UNIT_SIZE } from '../../core/codec/h264/avc-packager.ts';
 import { DEFAULT_VHOST, makeStreamKey } from '../../core/media/stream-key.ts';
 import type { Caster, CasterOutput, CasterStats } from '../caster.ts';
@@ -101,6 +101,10 @@ export class FlvPostCaster implements Caster {
   #server: Server | undefined;
   #port = 0;
   #requests = 0;
+  /** Uploads waiting for admission's answer. */
+  #pendingAdmissions = 0;
+  /** Uploads refused by security or an on_publish hook. */
+  #admissionRefusals = 0;
 
   constructor(opts: FlvPostCasterOptions) {
     this.#opts = opts;
@@ -163,6 +167,8 @@ export class FlvPostCaster implements Caster {
       connections: this.#sessions.size,
       publishing,
       requests: this.#requests,
+      pendingAdmissions: this.#pendingAdmissions,
+      admissionRefusals: this.#admissionRefusals,
       publishes: this.#counters.publishes,
       bytes: this.#counters.bytes,
       tags: this.#counters.tags,
@@ -205,6 +211,46 @@ export class FlvPostCaster implements Caster {
     }
     const info: FlvPostSessionInfo = { id, protocol: 'http-flv-post', remote, query };
     const log = this.#log.child({ session: id, remote, query });
+    // Admission before the body is read: with Expect: 100-continue the client sends nothing until allowed;
+    // otherwise its body waits in the socket (nothing reads it), so nothing is published before the answer.
+    const who = query === '' ? { id, protocol: info.protocol, remote } : info;
+    const tcUrl = `http://${req.headers.host ?? `${req.socket.localAddress ?? '127.0.0.1'}:${this.#port}`}/${route.app}`;
+    this.#pendingAdmissions++;
+    void this.#admit(target, who, tcUrl, log).then((refusal) => {
+      this.#pendingAdmissions--;
+      // The client left (or the caster stopped) while admission was asked: nothing to publish, nobody to answer.
+      if (this.#server === undefined || req.socket.destroyed || res.writableEnded) {
+        if (refusal === undefined) log.info('FLV POST: client gone before admission answered');
+        return;
+      }
+      if (refusal !== undefined) return respond(req, res, refusal.status, refusal.reason, linger);
+      this.#startSession(req, res, target, info, log, expectContinue);
+    });
+  }
+
+  /**
+   * Ask admission (security, http_hooks on_publish) for one upload.
+   * @returns undefined when allowed, else the refusal: 403 for GW_ERR_SECURITY_DENIED and GW_ERR_HOOK_REJECTED
+   *   (SRS answers a refused HTTP publish or play with 403 as well), 500 for an admission that failed otherwise.
+   */
+  async #admit(target: PublishTarget, who: SessionInfo, tcUrl: string, log: Logger): Promise<{ status: number; reason: string } | undefined> {
+    try {
+      await target.admit(who, { tcUrl });
+      return undefined;
+    } catch (err) {
+      const stream = `${target.key.app}/${target.key.stream}`;
+      if (isGatewayError(err, ErrorCode.SecurityDenied) || isGatewayError(err, ErrorCode.HookRejected)) {
+        log.warn({ stream, code: err.code, reason: err.message }, 'FLV POST refused by admission');
+        this.#admissionRefusals++;
+        return { status: 403, reason: `${err.code}: publishing ${stream} is not allowed` };
+      }
+      log.error({ stream, err }, 'FLV POST: admission failed');
+      return { status: 500, reason: 'admission failed' };
+    }
+  }
+
+  #startSession(req: IncomingMessage, res: ServerResponse, target: PublishTarget, info: FlvPostSessionInfo, log: Logger, expectContinue: boolean): void {
+    const linger = this.#opts.lingerMs ?? FLV_POST_LINGER_MS;
     const session = new FlvPostSession({
       req,
       res,

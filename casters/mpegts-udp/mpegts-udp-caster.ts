@@ -18,12 +18,27 @@
  * `idle_timeout` (default 10 s; junk datagrams do not count), when the stream is unpublished. The next valid sender republishes it. If the hub refuses the
  * publish (another publisher holds the key), the session retries every second. Garbage datagrams are demux
  * errors: counted, logged rate-limited, never fatal.
+ *
+ * Admission (`security`, then `http_hooks on_publish`, through `PublishTarget.admit`): a sender is asked about
+ * once its datagrams carry a valid program (so junk from strangers never reaches a hook server), with its real
+ * `ip:port` and no query (UDP has none). While the answer is pending the sender owns the stream as a publishing
+ * one does (other senders' datagrams are dropped as above) and its own datagrams are dropped and counted
+ * (`admissionDropped`). On allow the stream is published: an answer that came before the sender's next datagram
+ * (no hook, or a quick one) loses nothing; otherwise the demuxer starts afresh and players get the stream from the
+ * next PAT/PMT and keyframe. A refused sender is not published, and is asked again no sooner than
+ * ADMISSION_RETRY_MS later if it is still sending. UDP has no reply channel to tell the sender and nothing to
+ * reconnect, so a fixed pause bounds the load on the hook server (one question per sender per interval) while a
+ * hook that later allows the stream (a token activated, a schedule opening) takes effect without touching the
+ * sender. SRS has no such rule: its UDP caster asks no hook itself; its loopback RTMP client's publish meets
+ * on_publish, and a failed connect is tried again at the next TS message. A refused sender's address is
+ * remembered until its retry time (at most MAX_REFUSED_SENDERS of them) and does not displace another sender
+ * meanwhile. Admission never blocks: the event loop, other casters and other streams go on while it is asked.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../../core/log.ts';
 import { nextSessionId, PithyLog } from '../../core/log.ts';
 import { ErrorCode, GatewayError, isGatewayError } from '../../core/errors.ts';
-import type { Publisher, PublishTarget } from '../../core/hub/ports.ts';
+import type { Publisher, PublishTarget, SessionInfo } from '../../core/hub/ports.ts';
 import type { RtmpMessage } from '../../core/media/message.ts';
 import { streamKeyString } from '../../core/media/stream-key.ts';
 import { TsDatagramReader } from '../../core/protocol/mpegts/ts-datagram-reader.ts';
@@ -50,6 +65,8 @@ export interface MpegtsUdpCasterOptions {
   readonly log: Logger;
   /** UDP receive buffer (SO_RCVBUF) in bytes; bursts of a 20 Mbit/s stream must not overflow it. */
   readonly recvBufferBytes?: number;
+  /** Pause before a refused sender is asked again, ms; default ADMISSION_RETRY_MS. */
+  readonly admissionRetryMs?: number;
 }
 
 const DEFAULT_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -57,6 +74,10 @@ const DEFAULT_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 const PUBLISH_RETRY_MS = 1000;
 /** How often the idle check runs. */
 const IDLE_CHECK_INTERVAL_MS = 500;
+/** A sender refused by admission is asked again no sooner than this (see the module comment). */
+export const ADMISSION_RETRY_MS = 5000;
+/** Refused senders remembered until their retry time; past it the oldest is forgotten (asked again sooner). */
+export const MAX_REFUSED_SENDERS = 1024;
 
 export class MpegtsUdpCaster implements Caster {
   readonly #opts: MpegtsUdpCasterOptions;
@@ -70,6 +91,11 @@ export class MpegtsUdpCaster implements Caster {
   #datagrams = 0;
   #bytes = 0;
   #publishes = 0;
+  /** Datagrams dropped because their sender's admission was pending or refused. */
+  #admissionDropped = 0;
+  #admissionRefusals = 0;
+  /** Refused sender `ip:port` → Date.now() from which it may be asked again (insertion order = oldest first). */
+  readonly #refused = new Map<string, number>();
   /** Counters of the last session that ended (stats show them until a new sender starts). */
   #lastDemux: TsDemuxerStats | undefined;
   #lastRtp: TsDatagramReaderStats | undefined;
@@ -139,6 +165,10 @@ export class MpegtsUdpCaster implements Caster {
       datagrams: this.#datagrams,
       bytes: this.#bytes,
       publishes: this.#publishes,
+      admission: this.#session?.admission,
+      admissionDropped: this.#admissionDropped,
+      admissionRefusals: this.#admissionRefusals,
+      refusedSenders: this.#refused.size,
       decodeErrors: this.#errors.total,
       program: this.#session?.demuxer.programNumber,
       // A session that found no program yet (junk from a stranger, or from the sender after its stream ended) does
@@ -152,19 +182,37 @@ export class MpegtsUdpCaster implements Caster {
     const sender = `${rinfo.address}:${rinfo.port}`;
     let s = this.#session;
     if (s !== undefined && s.sender !== sender) {
-      if (s.publisher !== undefined) {
+      if (s.publisher !== undefined || s.admission === 'pending') {
         this.#foreign.hit(`from ${sender} while ${s.sender} owns the stream`);
         return;
       }
-      // The current sender has not shown a valid program yet: it owns nothing, the newcomer replaces it.
-      this.#endSession('another sender arrived before a program was found');
+      if (this.#isRefused(sender, Date.now())) {
+        // A refused sender waits for its retry time without displacing anyone.
+        this.#admissionDropped++;
+        return;
+      }
+      // The current sender has not shown a valid program yet (or was refused): it owns nothing, the newcomer
+      // replaces it.
+      this.#endSession(s.admission === 'refused' ? 'another sender arrived while this one is refused' : 'another sender arrived before a program was found');
       s = undefined;
     }
     this.#datagrams++;
     this.#bytes += data.length;
     if (s === undefined) s = this.#startSession(sender);
     s.lastPacketMs = Date.now();
-    if (s.publisher === undefined && s.programSeen && s.lastPacketMs - s.lastPublishAttemptMs >= PUBLISH_RETRY_MS) {
+    if (s.admission === 'pending' || s.admission === 'refused') {
+      if (s.admission === 'refused' && s.lastPacketMs >= s.admissionRetryAtMs) {
+        // Still sending after the pause: ask again (a sender refused in an earlier session shows its program first).
+        if (s.programSeen) this.#admit(s);
+        else s.admission = 'none';
+      }
+      if (s.admission !== 'none') {
+        this.#admissionDropped++;
+        s.droppedWhileAsking++;
+        return;
+      }
+    }
+    if (s.publisher === undefined && s.admission === 'allowed' && s.lastPacketMs - s.lastPublishAttemptMs >= PUBLISH_RETRY_MS) {
       // The hub refused earlier (key busy); try again, and restart demuxing so the sequence headers come anew.
       this.#publish(s);
       if (s.publisher !== undefined) {
@@ -200,7 +248,11 @@ export class MpegtsUdpCaster implements Caster {
       sender,
       publisher: undefined,
       toRtmp: new TsToRtmp({
-        onMessage: (msg: RtmpMessage) => session.publisher?.write(msg),
+        onMessage: (msg: RtmpMessage) => {
+          if (session.publisher !== undefined) session.publisher.write(msg);
+          // The rest of the datagram whose PMT asked admission: kept for a quick answer (bounded by that datagram).
+          else if (session.admission === 'pending') session.held.push(msg);
+        },
         onDecodeError: (err) => errors.hit(err),
         onProgramSelected: (selection) => {
           log.info({ ...selection, configured: { program: this.#opts.program, pids: this.#opts.pids } }, `TS program ${selection.programNumber} chosen (${selection.reason})`);
@@ -208,7 +260,9 @@ export class MpegtsUdpCaster implements Caster {
         onProgram: (programNumber, tracks) => {
           log.info({ programNumber, tracks: tracks.map((t) => `${t.pid}:${t.codec}`) }, 'TS program');
           session.programSeen = true;
-          if (session.publisher === undefined) this.#publish(session);
+          if (session.publisher !== undefined) return;
+          if (session.admission === 'allowed') this.#publish(session);
+          else if (session.admission === 'none') this.#admit(session);
         },
         onCodecChange: (previous, next) => {
           // Players cannot follow a codec change inside one publish: republish (new sequence headers follow).
@@ -226,13 +280,79 @@ export class MpegtsUdpCaster implements Caster {
       lastActivity: 0,
       programSeen: false,
       lastPublishAttemptMs: 0,
+      held: [],
+      droppedWhileAsking: 0,
+      admission: 'none',
+      admissionRetryAtMs: 0,
       log,
     };
+    const retryAtMs = this.#refused.get(sender);
+    if (retryAtMs !== undefined && retryAtMs > session.lastPacketMs) {
+      session.admission = 'refused';
+      session.admissionRetryAtMs = retryAtMs;
+    }
     session.demuxer = new TsDemuxer(session.toRtmp, { programNumber: this.#opts.program, pids: this.#opts.pids });
     const demuxer = session.demuxer;
     session.reader = new TsDatagramReader({ pushDatagram: (d) => demuxer.pushDatagram(d), onDecodeError: (err) => errors.hit(err) });
     this.#session = session;
     return session;
+  }
+
+  /**
+   * Ask admission for the session's sender; its datagrams are dropped until the answer. Allowed: publish now and
+   * demux afresh (sequence headers, keyframe). Refused: remembered until ADMISSION_RETRY_MS from now.
+   */
+  #admit(session: UdpSession): void {
+    session.admission = 'pending';
+    session.held = [];
+    session.droppedWhileAsking = 0;
+    const who = { id: session.id, protocol: 'mpegts_over_udp', remote: session.sender };
+    this.#askAdmission(session, who).catch((err: unknown) => session.log.error({ err }, 'admission handling failed'));
+  }
+
+  async #askAdmission(session: UdpSession, who: SessionInfo): Promise<void> {
+    let refusal: unknown;
+    try {
+      await this.#opts.target.admit(who);
+    } catch (err) {
+      refusal = err ?? new Error('admission refused without a reason');
+    }
+    if (this.#session !== session) return; // the sender went idle or was replaced meanwhile: publish nothing
+    const now = Date.now();
+    if (refusal === undefined) {
+      session.admission = 'allowed';
+      this.#refused.delete(session.sender);
+      session.lastMediaMs = now; // its dropped datagrams moved no demuxer: the idle clock starts here
+      const held = session.held;
+      session.held = [];
+      session.log.info({ droppedWhileAsking: session.droppedWhileAsking }, 'sender admitted');
+      this.#publish(session);
+      if (session.droppedWhileAsking === 0) {
+        // Answered before the next datagram (no hook, or a quick one): nothing was lost, the stream goes on as is.
+        for (const msg of held) session.publisher?.write(msg);
+      } else {
+        // Datagrams were dropped: start demuxing afresh (PAT/PMT, sequence headers, the next keyframe).
+        session.demuxer.reset();
+        session.toRtmp.reset();
+      }
+      return;
+    }
+    session.held = [];
+    session.admission = 'refused';
+    session.admissionRetryAtMs = now + (this.#opts.admissionRetryMs ?? ADMISSION_RETRY_MS);
+    this.#admissionRefusals++;
+    this.#refused.delete(session.sender);
+    if (this.#refused.size >= MAX_REFUSED_SENDERS) this.#refused.delete(this.#refused.keys().next().value as string);
+    this.#refused.set(session.sender, session.admissionRetryAtMs);
+    const fields = { code: isGatewayError(refusal) ? refusal.code : undefined, reason: (refusal as Error).message, retryInMs: session.admissionRetryAtMs - now };
+    if (isGatewayError(refusal, ErrorCode.SecurityDenied) || isGatewayError(refusal, ErrorCode.HookRejected)) session.log.warn(fields, 'sender refused by admission; not published');
+    else session.log.error({ ...fields, err: refusal }, 'admission failed; sender not published');
+  }
+
+  /** Was `sender` refused and is its retry time still ahead? */
+  #isRefused(sender: string, nowMs: number): boolean {
+    const retryAtMs = this.#refused.get(sender);
+    return retryAtMs !== undefined && retryAtMs > nowMs;
   }
 
   #publish(session: UdpSession): void {
@@ -256,11 +376,14 @@ export class MpegtsUdpCaster implements Caster {
   }
 
   #onTimer(): void {
+    const now = Date.now();
+    for (const [sender, retryAtMs] of this.#refused) if (retryAtMs <= now) this.#refused.delete(sender);
     const s = this.#session;
     if (s === undefined) return;
     // Once a program is found, only real content counts as activity (PES, PAT/PMT with a good CRC): junk datagrams
-    // from the sender do not keep a stream that stopped published.
-    const lastActivityMs = s.programSeen ? s.lastMediaMs : s.lastPacketMs;
+    // from the sender do not keep a stream that stopped published. Datagrams dropped while admission is pending or
+    // refused are not demuxed: there, any datagram counts.
+    const lastActivityMs = s.programSeen && (s.admission === 'allowed' || s.admission === 'none') ? s.lastMediaMs : s.lastPacketMs;
     if (Date.now() - lastActivityMs > this.#opts.idleTimeoutMs) this.#endSession(`no ${s.programSeen ? 'TS content' : 'packets'} for ${this.#opts.idleTimeoutMs} ms`);
     else s.reader.flushExpired(performance.now()); // RTP gaps older than the reorder delay are given up
   }
@@ -307,4 +430,12 @@ interface UdpSession {
   lastActivity: number;
   programSeen: boolean;
   lastPublishAttemptMs: number;
+  /** `none` until the program is found; `pending` while asked; then `allowed` or `refused` (asked again later). */
+  admission: 'none' | 'pending' | 'allowed' | 'refused';
+  /** Date.now() from which a refused sender is asked again. */
+  admissionRetryAtMs: number;
+  /** Messages demuxed while admission is pending: only the rest of the datagram that asked (later ones are dropped). */
+  held: RtmpMessage[];
+  /** Datagrams dropped since admission was last asked. */
+  droppedWhileAsking: number;
 }

@@ -11,6 +11,13 @@
  * - SETUP over UDP takes a server port pair from the caster's pool (453 when exhausted; rtsp-udp-transport.ts);
  *   over TCP the interleaved channels of the Transport header (RFC 2326 §10.12; rtsp-interleaved.ts). Packets from
  *   any address other than the RTSP client's are dropped and counted.
+ * - ANNOUNCE asks admission (`PublishTarget.admit`: `security`, then `http_hooks on_publish`) before its 200, with
+ *   the camera's real `ip:port` and the ANNOUNCE URL's query (the hook's `param`). Refused: `403 Forbidden` for
+ *   GW_ERR_SECURITY_DENIED, `401 Unauthorized` for GW_ERR_HOOK_REJECTED — sent without `WWW-Authenticate`:
+ *   castgate has no RTSP authentication challenge, the 401 only tells the pusher its credentials (the token in the
+ *   URL) were refused, and a client has nothing to retry with — then the connection closes. While admission is
+ *   pending the requests behind the ANNOUNCE (a pipelined SETUP, RECORD) wait in order, so RECORD can never
+ *   publish an unadmitted stream, and a session closed meanwhile publishes nothing.
  * - RECORD publishes the stream to the hub (403 when someone else publishes it: the first keeps streaming).
  * - TEARDOWN, the TCP connection closing, a fatal protocol error or `idle_timeout` without RTP/RTCP unpublish and
  *   release the ports.
@@ -30,7 +37,7 @@ import { DEFAULT_UDP_REORDER, type RtpReorderOptions } from '../../core/protocol
 import { RtspRequestError, type RtspRequest } from '../../core/protocol/rtsp/rtsp-message.ts';
 import { formatTransportHeader, parseTransportHeader, type RtspTransport } from '../../core/protocol/rtsp/transport-header.ts';
 import { findTrackByControl, parseAnnounceSdp, type SdpTrack } from '../../core/protocol/rtsp/sdp-tracks.ts';
-import { parseRtspStreamUrl } from '../../core/protocol/rtsp/rtsp-url.ts';
+import { parseRtspStreamUrl, type RtspStreamUrl } from '../../core/protocol/rtsp/rtsp-url.ts';
 import type { CasterOutput } from '../caster.ts';
 import type { RtpPortPair, RtpPortPool } from './rtp-port-pool.ts';
 import { RtspTimeline } from './rtsp-timeline.ts';
@@ -53,7 +60,11 @@ export const RTSP_MAX_TRACKS = 8;
 /** After an error response, give the client this long to read it before the socket is destroyed. */
 const CLOSE_LINGER_MS = 500;
 
-type State = 'init' | 'announced' | 'recording';
+/**
+ * `admitting`: an ANNOUNCE waits for the gateway's admission (security, then http_hooks on_publish); the requests
+ * behind it wait in the input queue.
+ */
+type State = 'init' | 'admitting' | 'announced' | 'recording';
 
 /** Counters shared by all sessions of one caster (CasterStats). */
 export interface RtspCasterCounters {
@@ -85,7 +96,8 @@ export class RtspSession {
   #state: State = 'init';
   #sessionId: string | undefined;
   #target: PublishTarget | undefined;
-  #query = '';
+  /** Who publishes (asked at ANNOUNCE, published at RECORD): real `ip:port` and the ANNOUNCE URL's query. */
+  #who: SessionInfo | undefined;
   #sdpTracks: SdpTrack[] = [];
   #timeline = new RtspTimeline();
   /** The SETUP'd tracks and their transports (emptied when the session ends). */
@@ -211,8 +223,7 @@ export class RtspSession {
           this.#out.respond(200, cseq, [['Public', PUBLIC_METHODS]]);
           return;
         case 'ANNOUNCE':
-          this.#announce(req, cseq);
-          return;
+          return this.#announce(req, cseq);
         case 'SETUP':
           return this.#setupTrack(req, cseq).catch((err: unknown) => {
             this.#log.error({ err }, 'RTSP SETUP failed');
@@ -244,7 +255,8 @@ export class RtspSession {
     }
   }
 
-  #announce(req: RtspRequest, cseq: string): void {
+  /** @returns a promise while admission is asked (the requests behind this one wait for it). */
+  #announce(req: RtspRequest, cseq: string): Promise<void> | undefined {
     if (this.#state !== 'init') {
       this.#out.respond(455, cseq, [], `ANNOUNCE in state ${this.#state}`);
       return;
@@ -256,10 +268,10 @@ export class RtspSession {
     }
     let target: PublishTarget;
     let tracks: SdpTrack[];
+    let url: RtspStreamUrl;
     try {
-      const url = parseRtspStreamUrl(req.uri);
+      url = parseRtspStreamUrl(req.uri);
       target = this.#opts.output({ app: url.app, stream: url.stream });
-      this.#query = url.query;
       tracks = parseAnnounceSdp(req.body.toString('utf8'), req.headers.get('Content-Base') ?? req.uri);
     } catch (err) {
       this.#out.reject(400, cseq, err);
@@ -273,7 +285,27 @@ export class RtspSession {
       this.#out.respond(403, cseq, [], `${ErrorCode.StreamBusy}: ${streamKeyString(target.key)} is already being published`);
       return;
     }
+    const who: SessionInfo = {
+      id: this.id,
+      protocol: 'rtsp',
+      remote: `${this.#remoteAddress}:${this.#opts.socket.remotePort ?? 0}`,
+      ...(url.query === '' ? {} : { query: url.query }),
+    };
+    this.#state = 'admitting';
+    return this.#admit(cseq, target, who, rtspTcUrl(url), tracks);
+  }
+
+  async #admit(cseq: string, target: PublishTarget, who: SessionInfo, tcUrl: string, tracks: SdpTrack[]): Promise<void> {
+    try {
+      await target.admit(who, { tcUrl });
+    } catch (err) {
+      this.#refuse(cseq, target, err);
+      return;
+    }
+    // Closed meanwhile (connection lost, caster stopping): nothing is published.
+    if (this.#closed || this.#state !== 'admitting') return;
     this.#target = target;
+    this.#who = who;
     this.#sdpTracks = tracks;
     this.#state = 'announced';
     this.#log.info(
@@ -281,6 +313,22 @@ export class RtspSession {
       'RTSP ANNOUNCE',
     );
     this.#out.respond(200, cseq, []);
+  }
+
+  /** Admission refused the ANNOUNCE: 403 (security) or 401 (hook), or 500 for anything else; then close. */
+  #refuse(cseq: string, target: PublishTarget, err: unknown): void {
+    if (this.#closed) return;
+    this.#state = 'init';
+    const stream = streamKeyString(target.key);
+    const code = isGatewayError(err) ? err.code : undefined;
+    if (code === ErrorCode.SecurityDenied || code === ErrorCode.HookRejected) {
+      this.#log.warn({ stream, code, reason: (err as Error).message }, 'RTSP ANNOUNCE refused by admission');
+      this.#out.reject(code === ErrorCode.SecurityDenied ? 403 : 401, cseq, err);
+    } else {
+      this.#log.error({ stream, err }, 'RTSP ANNOUNCE: admission failed');
+      this.#out.reject(500, cseq, err);
+    }
+    this.close(`publish of ${stream} not admitted`);
   }
 
   async #setupTrack(req: RtspRequest, cseq: string): Promise<void> {
@@ -362,12 +410,7 @@ export class RtspSession {
       return;
     }
     const target = this.#target;
-    const info: SessionInfo & { query: string } = {
-      id: this.id,
-      protocol: 'rtsp',
-      remote: `${this.#remoteAddress}:${this.#opts.socket.remotePort ?? 0}`,
-      query: this.#query,
-    };
+    const info = this.#who ?? { id: this.id, protocol: 'rtsp' };
     try {
       // Kicked through the HTTP API (or the gateway stopping): the session and its connection end.
       this.#publisher = target.hub.publish(target.key, info, { onClose: (reason) => this.close(reason) });
@@ -400,8 +443,15 @@ export class RtspSession {
     this.#transports.releaseAll();
     this.#sdpTracks = [];
     this.#target = undefined;
+    this.#who = undefined;
     this.#sessionId = undefined;
     this.#timeline = new RtspTimeline();
     this.#state = 'init';
   }
+}
+
+/** The hooks' `tcUrl` of an RTSP push: `rtsp://host:port/app`, as RTMP's tcUrl names the app without the stream. */
+function rtspTcUrl(url: RtspStreamUrl): string {
+  const host = url.host.includes(':') ? `[${url.host}]` : url.host;
+  return `rtsp://${host}:${url.port}/${url.app}`;
 }

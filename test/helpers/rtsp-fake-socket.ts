@@ -5,6 +5,7 @@
  */
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
+import { waitFor } from './peers.ts';
 
 export interface FakeRtspResponse {
   readonly status: number;
@@ -54,6 +55,14 @@ export class FakeRtspSocket extends Duplex {
     for (const [k, v] of Object.entries(headers)) text += `${k}: ${v}\r\n`;
     if (body.length > 0) text += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
     this.send(`${text}\r\n${body}`);
+  }
+
+  /** Send a request (next CSeq) and wait up to 3 s for its response. */
+  async call(method: string, uri: string, headers: Record<string, string> = {}, body = ''): Promise<FakeRtspResponse> {
+    const n = this.responses.length;
+    this.request(method, uri, headers, body);
+    await waitFor(() => this.responses.length > n, 3000, 1);
+    return this.responses[n] as FakeRtspResponse;
   }
 
   override _read(): void {}

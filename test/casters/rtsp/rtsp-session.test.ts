@@ -53,12 +53,7 @@ function start(opts: { remoteAddress?: string; idleTimeoutMs?: number } = {}): H
     counters,
     done: false,
     session: undefined as unknown as RtspSession,
-    async call(method, uri, headers = {}, body = '') {
-      const n = sock.responses.length;
-      sock.request(method, uri, headers, body);
-      await waitFor(() => sock.responses.length > n, 3000, 1);
-      return sock.responses[n] as FakeRtspResponse;
-    },
+    call: (method, uri, headers, body) => sock.call(method, uri, headers, body),
   };
   (h as { session: RtspSession }).session = new RtspSession({
     socket: sock.asSocket(),
