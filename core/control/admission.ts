@@ -68,14 +68,17 @@ interface Admitted {
   readonly atMs: number;
 }
 
-/** The client's IP from `ip:port` / `[v6]:port`; an IPv4-mapped IPv6 address as plain IPv4. */
+/**
+ * The client's IP from SessionInfo.remote: `ip:port` (IPv6 unbracketed, the port after the last colon, as the
+ * entry points write it), `[v6]:port`, or a bare IP; an IPv4-mapped IPv6 address as plain IPv4.
+ */
 export function clientIp(remote: string | undefined): string {
   if (remote === undefined) return '';
   let ip = remote;
   const bracket = /^\[([^\]]*)\](?::\d+)?$/.exec(remote);
+  const colon = remote.lastIndexOf(':');
   if (bracket !== null) ip = bracket[1] as string;
-  else if (/^[^:]*:\d+$/.test(remote)) ip = remote.slice(0, remote.lastIndexOf(':'));
-  else if (/:\d+$/.test(remote) && parseIp(remote) === undefined) ip = remote.slice(0, remote.lastIndexOf(':'));
+  else if (colon > 0 && /^\d+$/.test(remote.slice(colon + 1)) && parseIp(remote.slice(0, colon)) !== undefined) ip = remote.slice(0, colon);
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   return mapped !== null ? (mapped[1] as string) : ip;
 }
