@@ -14,8 +14,8 @@
  * - vhost settings (play, http_remux, hls, dvr, forward, security, http_hooks, transcode) apply to sessions and
  *   publishes that start after the reload; running players and publishers go on untouched;
  * - `stream_caster` blocks are compared by content: a removed or changed one stops (its sessions end), an added or
- *   changed one starts (a start failure, e.g. a port in use, is logged and the rest still applies), an unchanged one
- *   keeps its sockets and sessions (SRS cannot reload casters);
+ *   changed one starts (a start failure, e.g. a port in use, is logged, the rest still applies, and the next reload
+ *   tries it again), an unchanged one keeps its sockets and sessions (SRS cannot reload casters);
  * - an ingester restarts only when its own `ingest` block changed (or its vhost was removed or disabled);
  * - transcode engines of a removed or changed `transcode` block stop, new or changed blocks start on the streams
  *   published now, engines of unchanged blocks run on;
@@ -35,7 +35,7 @@ import type { Logger } from './log.ts';
 import { createLogger } from './log.ts';
 import { isGatewayError } from './errors.ts';
 import { loadConfig, vhostConfig, type Config, type StreamCasterConfig } from './config/config.ts';
-import { changedVhosts, diffCasters, diffIngests, restartNeeded, runningIngests, type VhostIngest } from './config/config-diff.ts';
+import { changedVhosts, diffBlocks, ingestIdentity, restartNeeded, runningCasters, runningIngests, type VhostIngest } from './config/config-diff.ts';
 import { SourceHub } from './hub/source-hub.ts';
 import { type ConsumerOptions, type PublishTargetResolver } from './hub/ports.ts';
 import type { StreamKey } from './media/stream-key.ts';
@@ -262,8 +262,9 @@ export async function startGateway(initial: Config, log: Logger): Promise<Gatewa
       return { ok: false, error };
     }
     const before = config;
-    const casterDiff = diffCasters(before, after);
-    const ingestDiff = diffIngests(before, after);
+    // Compared with what runs (not with the old config): a block whose start failed last time is tried again.
+    const casterDiff = diffBlocks([...casterBlocks.values()], runningCasters(after));
+    const ingestDiff = diffBlocks([...ingesterBlocks.values()], runningIngests(after), ingestIdentity);
     const restart = restartNeeded(before, after);
     const vhosts = changedVhosts(before, after);
     config = after;

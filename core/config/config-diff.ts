@@ -101,7 +101,12 @@ export function runningIngests(config: Config): VhostIngest[] {
  * the identity is the vhost name plus the block (its id included).
  */
 export function diffIngests(before: Config, after: Config): BlockDiff<VhostIngest> {
-  return diffBlocks(runningIngests(before), runningIngests(after), (i) => `${i.vhost}\n${blockIdentity(i.ingest)}`);
+  return diffBlocks(runningIngests(before), runningIngests(after), ingestIdentity);
+}
+
+/** An ingest block's identity: its vhost and its content (id included). */
+export function ingestIdentity(i: VhostIngest): string {
+  return `${i.vhost}\n${blockIdentity(i.ingest)}`;
 }
 
 /** A setting read once at start: changing it takes a restart to apply. */
