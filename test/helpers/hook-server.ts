@@ -17,6 +17,8 @@ export const DENY_500: HookAnswer = { status: 500, body: '0' };
 export interface RecordedHook {
   readonly path: string;
   readonly body: Record<string, unknown>;
+  /** Date.now() when the body was received. */
+  readonly atMs: number;
 }
 
 export interface HookServer {
@@ -47,7 +49,7 @@ export async function startHookServer(host = '127.0.0.1'): Promise<HookServer> {
       } catch {
         body = { unparsable: Buffer.concat(chunks).toString('utf8') };
       }
-      received.push({ path, body });
+      received.push({ path, body, atMs: Date.now() });
       const a = answers.get(path) ?? ALLOW;
       if (a === 'hang') {
         hanging.add(res);
