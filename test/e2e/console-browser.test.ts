@@ -9,7 +9,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
@@ -26,6 +27,7 @@ let apiPort: number;
 let publisher: Running;
 let udpSender: Running;
 let browser: Browser | undefined;
+let hlsDir: string;
 
 async function api(path: string, method = 'GET'): Promise<Json> {
   const r = await fetch(`http://127.0.0.1:${apiPort}${path}`, { method });
@@ -44,10 +46,12 @@ async function streamNamed(name: string): Promise<Json | undefined> {
 before(async () => {
   apiPort = await freeTcpPort();
   const udpPort = await freeUdpPort();
+  hlsDir = mkdtempSync(join(tmpdir(), 'castgate-console-hls-'));
   t = await startTestGateway(
     `http_api { enabled on; listen 127.0.0.1:${apiPort}; crossdomain on; }\n`
       + `stream_caster { enabled on; caster mpegts_over_udp; output rtmp://127.0.0.1:{RTMP}/live/udpcam; listen ${udpPort}; idle_timeout 2; }\n`
       + `vhost __defaultVhost__ { gop_cache on; queue_length 10; time_jitter full; http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }\n`
+      + `  hls { enabled on; hls_fragment 1; hls_window 6; hls_dispose 1; hls_path ${hlsDir}; }\n`
       + `  ingest demo { enabled on; input { type file; url ${fixture('flv/demo.flv')}; } engine { enabled off; output rtmp://127.0.0.1:[port]/live/loop; } } }\n`,
   );
   const dir = t.gw.config.httpServer.dir;
@@ -69,6 +73,7 @@ after(async () => {
   await browser?.close();
   await Promise.all([publisher?.stop(), udpSender?.stop()]);
   await t?.stop();
+  if (hlsDir !== undefined) rmSync(hlsDir, { recursive: true, force: true });
 });
 
 test('an HTTP-TS player is listed in /api/v1/clients with its send bytes, and DELETE ends it', { timeout: 20_000 }, async () => {
@@ -125,20 +130,30 @@ test('the console lists the streams with input QoS, plays one in the page, shows
   assert.equal(await page.locator('#ingesters tbody tr').getByRole('button', { name: 'Restart' }).isVisible(), true);
   assert.match(await page.locator('#status').innerText(), new RegExp(`API http://127\\.0\\.0\\.1:${apiPort}`));
 
+  interface Playback { player: string | undefined; currentTime: number; readyState: number; width: number; info: string }
+  const playback = async (): Promise<Playback> =>
+    (await page.evaluate(`(() => { const v = document.getElementById('video');
+      return { player: v.dataset.player, currentTime: v.currentTime, readyState: v.readyState, width: v.videoWidth,
+        info: document.getElementById('player-info').textContent }; })()`)) as Playback;
+  /** Wait until `kind` plays: a first frame shown, then currentTime 1 s further (HLS starts near the live edge, not 0). */
+  const playsFor1s = async (kind: string, timeoutMs: number): Promise<Playback> => {
+    let last = await playback();
+    let startTime: number | undefined;
+    await waitFor(async () => {
+      last = await playback();
+      if (last.player !== kind || last.readyState < 2) return false;
+      startTime ??= last.currentTime;
+      return last.currentTime > startTime + 1;
+    }, timeoutMs, 200).catch(() => assert.fail(`${kind}: the video did not play 1 s: ${JSON.stringify(last)} from ${startTime}`));
+    return last;
+  };
+
   // click → mpegts.js plays HTTP-FLV in the page
   await demoRow.click();
-  const playback = async (): Promise<{ player: string | undefined; currentTime: number; width: number; info: string }> =>
-    (await page.evaluate(`(() => { const v = document.getElementById('video');
-      return { player: v.dataset.player, currentTime: v.currentTime, width: v.videoWidth, info: document.getElementById('player-info').textContent }; })()`)) as
-      { player: string | undefined; currentTime: number; width: number; info: string };
-  let last = await playback();
-  await waitFor(async () => {
-    last = await playback();
-    return last.currentTime > 1;
-  }, 20_000, 250).catch(() => assert.fail(`the video did not play: ${JSON.stringify(last)}`));
-  assert.equal(last.player, 'flv');
-  assert.equal(last.width, 320);
-  assert.match(last.info, /HTTP-FLV \(mpegts\.js\): \/live\/demo\.flv/);
+  const flv = await playsFor1s('flv', 20_000);
+  assert.ok(flv.currentTime > 1, `FLV playback starts at 0 and passes 1 s (${flv.currentTime})`);
+  assert.equal(flv.width, 320);
+  assert.match(flv.info, /HTTP-FLV \(mpegts\.js\): \/live\/demo\.flv/);
 
   // its clients: the RTMP publisher and the page's own HTTP-FLV player
   const publisherRow = page.locator('#clients tbody tr', { hasText: 'fmle-publish' });
@@ -149,13 +164,20 @@ test('the console lists the streams with input QoS, plays one in the page, shows
   await page.screenshot({ path: shot, fullPage: true });
   console.log(`console screenshot: ${shot}`);
 
+  // the vhost has HLS on: the HLS button plays the same stream with hls.js
+  await page.locator('#play-hls').click();
+  const hls = await playsFor1s('hls', 20_000);
+  assert.equal(hls.width, 320);
+  assert.match(hls.info, /HLS \(hls\.js\): \/live\/demo\.m3u8/);
+
   // Kick the publisher: ffmpeg's publish ends, the stream leaves the list, the player stops
   await publisherRow.getByRole('button', { name: 'Kick' }).click();
   const exited = await Promise.race([publisher.exited, new Promise<undefined>((res) => setTimeout(res, 8_000, undefined))]);
   assert.ok(exited !== undefined, 'the kicked RTMP publisher (ffmpeg) ends');
   await demoRow.waitFor({ state: 'detached', timeout: 8_000 });
   assert.equal(((await streamNamed('demo'))?.publish as Json | undefined)?.active ?? false, false);
-  await waitFor(async () => (await playback()).info === 'The stream ended.', 5_000, 250);
+  await waitFor(async () => (await playback()).info === 'The stream ended.', 5_000, 250)
+    .catch(async () => assert.fail(`the player did not stop: ${JSON.stringify(await playback())}`));
   assert.equal(await udpRow.count(), 1, 'the other stream stays');
   assert.deepEqual(pageErrors, [], 'no uncaught error in the page');
 });
