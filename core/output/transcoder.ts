@@ -130,11 +130,13 @@ export class TranscodeServer {
   /**
    * Apply a reloaded config (the `transcodes` option now answers the new blocks): engines of a block that is gone,
    * disabled or changed stop (their outputs unpublish); blocks that are new or changed start for every stream in
-   * `publishing` they match. Engines of unchanged blocks run on untouched. No-op once closed.
+   * `publishing` they match. Engines of unchanged blocks run on untouched. ffmpeg binaries are checked again.
+   * No-op once closed.
    * @param publishing the streams published now (the hub's publishers).
    */
   reload(publishing: readonly StreamKey[]): void {
     if (this.#closed || this.#publishTarget === undefined) return;
+    this.#binaries.clear(); // an ffmpeg missing before is looked for again (the reload may name another one)
     for (const list of [...this.#engines.values()]) {
       const source = list[0]?.engine.source;
       if (source === undefined) continue;
