@@ -107,7 +107,9 @@ class NativeIngest implements Engine {
     this.#files = files;
     this.#target = target;
     this.#log = log;
-    this.#publisher = new LazyPublisher(target, { id: `ingest-${name}`, protocol: 'ingest' }, log);
+    // Kicked (DELETE /api/v1/clients/{id}): loop again from the start, so the new publish begins with the files'
+    // metadata and sequence headers (the hub clears its caches at unpublish), as a kicked ffmpeg engine restarts.
+    this.#publisher = new LazyPublisher(target, { id: `ingest-${name}`, protocol: 'ingest' }, log, () => this.#restart());
     this.#decodeErrors = new PithyLog(log, 'decode errors in ingest files');
     this.#backoff = new Backoff(ctx.minBackoffMs, ctx.maxBackoffMs);
   }
@@ -143,6 +145,15 @@ class NativeIngest implements Engine {
     });
     this.#looper = looper;
     looper.start().catch((err: unknown) => this.#retry(looper, err as GatewayError));
+  }
+
+  /** The hub ended the publish: stop the running looper and start over at once. */
+  #restart(): void {
+    const looper = this.#looper;
+    if (this.#stopped || looper === undefined) return;
+    looper.stop();
+    this.#looper = undefined;
+    this.#run();
   }
 
   /** Stop this looper, unpublish, and run again after the backoff. The same error is logged once. */

@@ -17,6 +17,14 @@ const REFRESH_MS = 2000;
 const CLIENTS_PAGE = 10000;
 /** An API request that takes longer is abandoned (the next refresh tries again). */
 const API_TIMEOUT_MS = 5000;
+/**
+ * An HTTP-FLV response that ended (unpublish: a publisher or ingester restarting) is requested again once the API
+ * shows the stream published, checked every RECONNECT_MS up to WAIT_CHECKS times before the player stops.
+ */
+const RECONNECT_MS = 1000;
+const WAIT_CHECKS = 4;
+/** Reconnections without any playback in between before the player gives up. */
+const MAX_RECONNECTS = 10;
 
 const api = apiBaseOf(location.href);
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -32,6 +40,9 @@ const state = {
 
 /** The running player: { kind: 'flv' | 'hls', streamId, destroy() }. */
 let player;
+/** Players started (video.dataset.starts, for tests and the curious) and reconnections since playback last advanced. */
+let starts = 0;
+let reconnects = 0;
 
 // ---------------------------------------------------------------- API
 
@@ -240,7 +251,8 @@ async function refresh() {
     renderCasters(casters.casters ?? []);
     renderIngesters(ingesters.ingesters ?? []);
     if (wantClients) renderClients(clients.clients ?? []);
-    if (player !== undefined && !state.streams.some((s) => s.id === player.streamId)) {
+    // (an HTTP-FLV player finds out itself when its response ends: reconnectLater)
+    if (player?.kind === 'hls' && !state.streams.some((s) => s.id === player.streamId)) {
       stopPlayer();
       $('player-info').textContent = 'The stream ended.';
     }
@@ -325,24 +337,30 @@ async function play(kind, url, streamId) {
       info.textContent = 'This browser cannot play live HTTP-FLV (no Media Source Extensions).';
       return;
     }
-    mpegts.LoggingControl.enableVerbose = location.search.includes("debug");
+    mpegts.LoggingControl.enableVerbose = new URLSearchParams(location.search).has('debug');
     const p = mpegts.createPlayer({ type: 'flv', isLive: true, url: abs }, { enableStashBuffer: false, liveBufferLatencyChasing: true });
+    const self = { kind, streamId, destroy: () => { p.pause(); p.unload(); p.detachMediaElement(); p.destroy(); } };
+    // only while this player is the current one (a replaced player's late events are ignored)
     p.on(mpegts.Events.ERROR, (type, detail) => {
-      info.textContent = `HTTP-FLV error: ${type} ${detail}`;
+      if (player === self) reconnectLater(kind, url, streamId, `HTTP-FLV error: ${type} ${detail}`);
+    });
+    p.on(mpegts.Events.LOADING_COMPLETE, () => {
+      if (player === self) reconnectLater(kind, url, streamId, 'The HTTP-FLV stream was interrupted');
     });
     p.attachMediaElement(video);
     p.load();
-    player = { kind, streamId, destroy: () => { p.pause(); p.unload(); p.detachMediaElement(); p.destroy(); } };
+    player = self;
   } else {
     const Hls = /** @type {any} */ (window).Hls;
     if (Hls.isSupported()) {
       const h = new Hls({ lowLatencyMode: true });
+      const self = { kind, streamId, destroy: () => h.destroy() };
       h.on(Hls.Events.ERROR, (_e, d) => {
-        if (d.fatal) info.textContent = `HLS error: ${d.details}`;
+        if (d.fatal && player === self) info.textContent = `HLS error: ${d.details}`;
       });
       h.loadSource(abs);
       h.attachMedia(video);
-      player = { kind, streamId, destroy: () => h.destroy() };
+      player = self;
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
       video.src = abs; // Safari plays HLS natively
       player = { kind, streamId, destroy: () => {} };
@@ -352,8 +370,41 @@ async function play(kind, url, streamId) {
     }
   }
   video.dataset.player = kind;
+  video.dataset.starts = String(++starts);
   video.play().catch(() => {}); // muted autoplay; a refusal leaves the controls to the user
 }
+
+/**
+ * The HTTP-FLV response ended or failed: play again as soon as the API shows the stream published (an ingester or
+ * an encoder restarting republishes within seconds); after WAIT_CHECKS checks without a publisher, show that it ended.
+ */
+function reconnectLater(kind, url, streamId, why, check = 1) {
+  const mine = player;
+  const info = $('player-info');
+  if (reconnects >= MAX_RECONNECTS) {
+    info.textContent = `${why}. Gave up after ${MAX_RECONNECTS} attempts.`;
+    return;
+  }
+  info.textContent = `${why}; reconnecting…`;
+  setTimeout(async () => {
+    if (player !== mine || state.selected !== streamId) return; // replaced or closed meanwhile
+    const active = await call(`/api/v1/streams/${encodeURIComponent(streamId)}`).then((r) => r.stream?.publish?.active === true, () => false);
+    if (player !== mine || state.selected !== streamId) return;
+    if (active) {
+      reconnects++;
+      void play(kind, url, streamId);
+    } else if (check < WAIT_CHECKS) {
+      reconnectLater(kind, url, streamId, why, check + 1);
+    } else {
+      stopPlayer();
+      info.textContent = 'The stream ended.';
+    }
+  }, RECONNECT_MS);
+}
+
+video.addEventListener('timeupdate', () => {
+  if (video.currentTime > 0) reconnects = 0;
+});
 
 function currentStream() {
   return state.streams.find((x) => x.id === state.selected);

@@ -4,7 +4,8 @@
  * UDP MPEG-TS caster (live/udpcam) and the native demo ingest (fixtures/flv/demo.flv looped, live/loop):
  * - a curl HTTP-TS player is listed in /api/v1/clients (flv-play, http-ts, send bytes rising) and DELETE ends it;
  * - the console lists the streams (codec, size, the inputs' QoS) and the caster and ingester, plays live/demo in the page with mpegts.js
- *   (the video's currentTime passes 1 s), lists its clients, and its Kick button ends the RTMP publish.
+ *   (the video's currentTime passes 1 s) and with hls.js (HLS button), lists its clients, and its Kick button ends
+ *   the RTMP publish; an ingester's Restart makes its player reconnect and play on.
  * A screenshot is written to test/artifacts/console.png (path printed).
  */
 import { after, before, test } from 'node:test';
@@ -170,14 +171,30 @@ test('the console lists the streams with input QoS, plays one in the page, shows
   assert.equal(hls.width, 320);
   assert.match(hls.info, /HLS \(hls\.js\): \/live\/demo\.m3u8/);
 
-  // Kick the publisher: ffmpeg's publish ends, the stream leaves the list, the player stops
+  // back to HTTP-FLV, then Kick the publisher: ffmpeg's publish ends, it leaves the clients, the player stops, and
+  // the stream leaves the list (or waits for a publisher while an HLS viewer's session lasts)
+  await page.locator('#play-flv').click();
+  await playsFor1s('flv', 15_000);
   await publisherRow.getByRole('button', { name: 'Kick' }).click();
   const exited = await Promise.race([publisher.exited, new Promise<undefined>((res) => setTimeout(res, 8_000, undefined))]);
   assert.ok(exited !== undefined, 'the kicked RTMP publisher (ffmpeg) ends');
-  await demoRow.waitFor({ state: 'detached', timeout: 8_000 });
+  await publisherRow.waitFor({ state: 'detached', timeout: 6_000 });
+  await waitFor(async () => (await demoRow.count()) === 0 || (await demoRow.innerText()).includes('waiting for a publisher'), 8_000, 250)
+    .catch(async () => assert.fail(`the stream is still listed as live: ${await demoRow.innerText()}`));
   assert.equal(((await streamNamed('demo'))?.publish as Json | undefined)?.active ?? false, false);
-  await waitFor(async () => (await playback()).info === 'The stream ended.', 5_000, 250)
+  await waitFor(async () => (await playback()).info === 'The stream ended.', 8_000, 250)
     .catch(async () => assert.fail(`the player did not stop: ${JSON.stringify(await playback())}`));
-  assert.equal(await udpRow.count(), 1, 'the other stream stays');
+  assert.equal(await udpRow.count(), 1, 'the other streams stay');
+
+  // an ingester's Restart kicks its publisher; the native loop republishes at once and the player reconnects
+  await loopRow.click();
+  await playsFor1s('flv', 20_000);
+  const starts = async (): Promise<string> => (await page.evaluate(`document.getElementById('video').dataset.starts`)) as string;
+  const startsBefore = await starts();
+  await page.locator('#ingesters tbody tr').getByRole('button', { name: 'Restart' }).click();
+  await waitFor(async () => (await starts()) !== startsBefore, 8_000, 100)
+    .catch(async () => assert.fail(`no reconnection after the restart: ${JSON.stringify(await playback())}`));
+  const again = await playsFor1s('flv', 15_000);
+  assert.equal(again.width, 640, 'the demo loop is 640x360');
   assert.deepEqual(pageErrors, [], 'no uncaught error in the page');
 });
