@@ -122,6 +122,14 @@ export async function startGateway(initial: Config, log: Logger): Promise<Gatewa
     const v = vhostConfig(config, key.vhost);
     return v === undefined ? undefined : { queueLengthMs: v.queueLengthMs, useGopCache: v.gopCache };
   };
+  // Security and http_hooks before every publish and play (core/control); read per call, so a reload applies.
+  // Ends (on_unpublish / on_stop) come from the hub's SessionEvents; ids are the HTTP API's (api is built below).
+  const admission = new GatewayAdmission({
+    log,
+    hub,
+    vhost: (name) => vhostConfig(config, name),
+    serverIds: () => ({ serverId: api.statistics.serverId, serviceId: api.statistics.serviceId }),
+  });
   const rtmp = new RtmpServer({
     hub,
     listen: config.listen,
@@ -130,10 +138,12 @@ export async function startGateway(initial: Config, log: Logger): Promise<Gatewa
     consumerOptions,
     mwLatencyMs: (key) => vhostConfig(config, key.vhost)?.mwLatencyMs ?? 0,
     vhostAllowed: (vhost) => vhostConfig(config, vhost) !== undefined,
+    admission,
+    connections: admission,
   });
-  const hls = new HlsServer({ hub, log, hls: (vhost) => vhostConfig(config, vhost)?.hls });
+  const hls = new HlsServer({ hub, log, hls: (vhost) => vhostConfig(config, vhost)?.hls, events: admission, admission, clients: hub });
   const transcode = new TranscodeServer({ hub, log, transcodes: (vhost) => vhostConfig(config, vhost)?.transcodes, consumerOptions });
-  const dvr = new DvrServer({ hub, log, dvr: (vhost) => vhostConfig(config, vhost)?.dvr });
+  const dvr = new DvrServer({ hub, log, dvr: (vhost) => vhostConfig(config, vhost)?.dvr, events: admission });
   const forward = new ForwardServer({ hub, log, forward: (vhost) => vhostConfig(config, vhost)?.forward });
   const fastCache = new AudioFastCacheServer({
     hub,
@@ -142,14 +152,6 @@ export async function startGateway(initial: Config, log: Logger): Promise<Gatewa
       const remux = vhostConfig(config, vhost)?.httpRemux;
       return config.httpServer.enabled && remux?.enabled === true ? remux.fastCacheMs : 0;
     },
-  });
-  // Security and http_hooks before every publish and play (core/control); read per call, so a reload applies.
-  // Ends (on_unpublish / on_stop) come from the hub's SessionEvents; ids are the HTTP API's (api is built below).
-  const admission = new GatewayAdmission({
-    log,
-    hub,
-    vhost: (name) => vhostConfig(config, name),
-    serverIds: () => ({ serverId: api.statistics.serverId, serviceId: api.statistics.serviceId }),
   });
   let http: HttpServer | undefined;
   const casters: Caster[] = [];
@@ -212,6 +214,9 @@ export async function startGateway(initial: Config, log: Logger): Promise<Gatewa
         fastCache: (key) => fastCache.snapshot(key),
         mwLatencyMs: (key) => vhostConfig(config, key.vhost)?.mwLatencyMs ?? 0,
         maxConnections: config.maxConnections,
+        admission,
+        hlsPlay: (req, vhost, path, search) => hls.admitPlaylist(req, vhost, path, search),
+        hlsServed: (req, path, bytes) => hls.segmentServed(req, path, bytes),
       });
       await http.start();
     }

@@ -43,6 +43,11 @@ import { callHooks, type HookBody } from './http-hooks.ts';
 
 /** How long an admitted session may take to reach the hub before the sweep may forget it. */
 export const ADMIT_GRACE_MS = 30_000;
+/**
+ * How long a stream's last publisher is remembered after its publish ended: DVR files and the last HLS segment are
+ * finished after the unpublish, and their on_dvr / on_hls carry that publisher's client_id, ip and param.
+ */
+export const ENDED_PUBLISHER_MEMORY_MS = 60_000;
 
 /** The vhost settings admission reads (VhostConfig's `security` and `httpHooks`). */
 export interface VhostControlConfig {
@@ -102,6 +107,8 @@ export class GatewayAdmission implements Admission, ConnectionAdmission, Recordi
   readonly #log: Logger;
   readonly #cwd: string;
   readonly #admitted = new Map<string, Admitted>();
+  /** The last admitted publisher of each stream (key string), kept ENDED_PUBLISHER_MEMORY_MS after it ended. */
+  readonly #lastPublisher = new Map<string, Admitted>();
   readonly #connections = new Set<string>();
   readonly #offSessionEnd: () => void;
   #sweepTimer: NodeJS.Timeout | undefined;
@@ -139,7 +146,9 @@ export class GatewayAdmission implements Admission, ConnectionAdmission, Recordi
       }
       this.#log.debug({ client: req.who.id, stream: streamKeyString(req.key) }, `${event} allowed`);
     }
-    this.#admitted.set(entryKey(req.action, req.who.id, req.key), { req, ip, atMs: Date.now() });
+    const admitted: Admitted = { req, ip, atMs: Date.now() };
+    this.#admitted.set(entryKey(req.action, req.who.id, req.key), admitted);
+    if (req.action === 'publish') this.#lastPublisher.set(streamKeyString(req.key), admitted);
     this.#scheduleSweep();
   }
 
@@ -152,6 +161,12 @@ export class GatewayAdmission implements Admission, ConnectionAdmission, Recordi
     const admitted = this.#admitted.get(k);
     if (admitted === undefined) return;
     this.#admitted.delete(k);
+    if (end.action === 'publish') {
+      const sk = streamKeyString(end.key);
+      setTimeout(() => {
+        if (this.#lastPublisher.get(sk) === admitted) this.#lastPublisher.delete(sk);
+      }, ENDED_PUBLISHER_MEMORY_MS).unref();
+    }
     const event: HookEvent = end.action === 'publish' ? 'on_unpublish' : 'on_stop';
     this.#notify(end.key.vhost, event, () => this.#streamBody(event, admitted.req, admitted.ip, end.streamId));
   }
@@ -232,6 +247,7 @@ export class GatewayAdmission implements Admission, ConnectionAdmission, Recordi
     if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
     this.#sweepTimer = undefined;
     this.#admitted.clear();
+    this.#lastPublisher.clear();
     this.#connections.clear();
   }
 
@@ -264,17 +280,13 @@ export class GatewayAdmission implements Admission, ConnectionAdmission, Recordi
 
   /** stream_url, and stream_id when the source exists. */
   #streamTail(key: StreamKey, streamId?: string): { stream_url: string; stream_id?: string } {
-    const id = streamId ?? this.#opts.hub.streamId(key);
+    const id = streamId !== undefined && streamId !== '' ? streamId : this.#opts.hub.streamId(key);
     return id === undefined ? { stream_url: streamUrl(key) } : { stream_url: streamUrl(key), stream_id: id };
   }
 
   /** Body head of on_dvr / on_hls: the current publisher's admitted request when known, else the key alone. */
   #publisherBody(event: HookEvent, key: StreamKey): HookBody {
-    let found: Admitted | undefined;
-    for (const a of this.#admitted.values()) {
-      if (a.req.action === 'publish' && streamKeyString(a.req.key) === streamKeyString(key)) found = a;
-    }
-    const publisher = found ?? this.#hubPublisher(key);
+    const publisher = this.#lastPublisher.get(streamKeyString(key)) ?? this.#hubPublisher(key);
     return {
       ...this.#ids(),
       action: event,

@@ -31,7 +31,7 @@ import type { Logger } from '../log.ts';
 import { nextSessionId } from '../log.ts';
 import { HEADER_TIMEOUT_MS, limitConnections, TIMEOUT_CHECK_INTERVAL_MS } from '../listener-guard.ts';
 import { isGatewayError, ErrorCode, GatewayError } from '../errors.ts';
-import type { ConsumerOptions, HubPort } from '../hub/ports.ts';
+import type { Admission, ConsumerOptions, HubPort, SessionInfo } from '../hub/ports.ts';
 import type { RtmpMessage } from '../media/message.ts';
 import { DEFAULT_VHOST, makeStreamKey, type StreamKey } from '../media/stream-key.ts';
 import { serveHlsFile } from './hls/hls-files.ts';
@@ -72,6 +72,19 @@ export interface HttpServerOptions {
   /** Merged-write latency for a stream's players, ms (SRS mw_latency); default 0. */
   mwLatencyMs?: (key: StreamKey) => number;
   maxConnections?: number;
+  /**
+   * Asked before each live HTTP or WebSocket player subscribes (security, on_play); a refusal answers 403.
+   * Default: allow everything, synchronously.
+   */
+  admission?: Admission;
+  /**
+   * An HLS playlist request (`path` decoded, `search` the query with its `?`): undefined when `path` is no live
+   * stream's playlist (served as it is), else a promise that resolves when the viewer's HLS session is admitted
+   * and rejects (403) when refused (HlsServer.admitPlaylist: security and on_play once per session).
+   */
+  hlsPlay?: (req: IncomingMessage, vhost: string, path: string, search: string) => Promise<void> | undefined;
+  /** An HLS segment answered with `bytes` bytes (keeps its viewer's session alive, counts its bytes). */
+  hlsServed?: (req: IncomingMessage, path: string, bytes: number) => void;
 }
 
 /** A request path matched by a live mount. */
@@ -203,6 +216,22 @@ export class HttpServer {
       return;
     }
     const vhost = this.#pickVhost(req, url);
+    const admitting = path.endsWith('.m3u8') ? this.#opts.hlsPlay?.(req, vhost, path, url.search) : undefined;
+    if (admitting === undefined) return this.#serveHlsOrRoute(req, res, vhost, path, url);
+    admitting.then(
+      () => {
+        if (!res.destroyed) this.#serveHlsOrRoute(req, res, vhost, path, url);
+      },
+      (err: unknown) => forbid(res, err),
+    );
+  }
+
+  /** LL-HLS from memory, HLS files under hls_path, then live mounts and static files. */
+  #serveHlsOrRoute(req: IncomingMessage, res: ServerResponse, vhost: string, path: string, url: URL): void {
+    if (this.#opts.hlsServed !== undefined && /\.(ts|m4s|mp4|aac)$/.test(path)) {
+      const served = this.#opts.hlsServed;
+      res.once('finish', () => served(req, path, Number(res.getHeader('content-length') ?? 0)));
+    }
     if (this.#opts.hlsLive?.(req, res, vhost, path, url.searchParams) === true) return;
     const hlsRoot = this.#opts.hlsRoot?.(vhost);
     if (hlsRoot !== undefined && serveHlsFile(req, res, hlsRoot, { onNotFound: () => this.#route(req, res, vhost, path) })) return;
@@ -278,6 +307,19 @@ export class HttpServer {
       res.writeHead(400, { 'Content-Type': 'text/plain' }).end(isGatewayError(err) ? err.message : 'bad stream');
       return;
     }
+    const who = playerSession(req, `http-${format}`);
+    const admission = this.#opts.admission;
+    if (admission === undefined) return this.#respondLive(req, res, key, format, who);
+    admission.admit({ action: 'play', key, who, tcUrl: httpTcUrl(req, 'http', key) }).then(
+      () => {
+        if (!res.destroyed) this.#respondLive(req, res, key, format, who);
+      },
+      (err: unknown) => forbid(res, err),
+    );
+  }
+
+  /** The admitted player's 200 and its live body. */
+  #respondLive(req: IncomingMessage, res: ServerResponse, key: StreamKey, format: HttpLiveFormat, who: SessionInfo): void {
     // Chunked transfer encoding (as SRS): the terminating zero chunk tells the player the stream ended cleanly
     // when it is unpublished; a close-delimited body reads as "stream ends prematurely" to ffmpeg (HTTP/1.0
     // clients get one anyway). The body is written by the HttpLiveStream straight to the socket (merged writes,
@@ -291,7 +333,7 @@ export class HttpServer {
     const socket = res.socket;
     if (socket === null || socket.destroyed) return; // the player left before its stream began
     socket.setNoDelay(true);
-    this.#startLive(req, key, format, { transport: 'http', socket, chunked: res.chunkedEncoding }, () => res.end());
+    this.#startLive(who, key, format, { transport: 'http', socket, chunked: res.chunkedEncoding }, () => res.end());
   }
 
   /**
@@ -326,19 +368,28 @@ export class HttpServer {
     } catch (err) {
       return refuse(400, isGatewayError(err) ? err.message : 'bad stream');
     }
+    const who = playerSession(req, `ws-${live.format}`);
+    const admission = this.#opts.admission;
+    if (admission === undefined) return this.#acceptUpgrade(socket, head, key, live.format, verdict.accept, who);
+    admission.admit({ action: 'play', key, who, tcUrl: httpTcUrl(req, 'ws', key) }).then(
+      () => this.#acceptUpgrade(socket, head, key, live.format, verdict.accept, who),
+      (err: unknown) => refuse(403, (err as Error).message),
+    );
+  }
+
+  /** The admitted WebSocket player: 101, then its live stream. */
+  #acceptUpgrade(socket: Duplex, head: Buffer, key: StreamKey, format: HttpLiveFormat, accept: string, who: SessionInfo): void {
     if (socket.destroyed) return;
     if (socket instanceof Socket) socket.setNoDelay(true);
-    socket.write(switchingProtocolsResponse(verdict.accept));
+    socket.write(switchingProtocolsResponse(accept));
     this.#upgraded.add(socket);
     socket.once('close', () => this.#upgraded.delete(socket));
-    this.#startLive(req, key, live.format, { transport: 'websocket', socket, head }, (s) => s.stop('subscribe failed', WebSocketCloseStatus.InternalError));
+    this.#startLive(who, key, format, { transport: 'websocket', socket, head }, (s) => s.stop('subscribe failed', WebSocketCloseStatus.InternalError));
   }
 
   /** Create the player's live stream on `body` and subscribe it; `onFailed` answers when subscribing throws. */
-  #startLive(req: IncomingMessage, key: StreamKey, format: HttpLiveFormat, body: HttpLiveBody, onFailed: (s: HttpLiveStream) => void): void {
-    const protocol = body.transport === 'websocket' ? `ws-${format}` : `http-${format}`;
-    const id = nextSessionId(protocol);
-    const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+  #startLive(who: SessionInfo, key: StreamKey, format: HttpLiveFormat, body: HttpLiveBody, onFailed: (s: HttpLiveStream) => void): void {
+    const { id, protocol, remote } = who;
     const log = this.#log.child({ conn: id, remote, stream: `${key.vhost}/${key.app}/${key.stream}` });
     const live = createHttpLiveStream(format, body, {
       mwLatencyMs: this.#opts.mwLatencyMs?.(key) ?? 0,
@@ -350,7 +401,7 @@ export class HttpServer {
     // The fast cache (audio formats) is written first, then the stream subscribes in the same tick.
     const cached = live.usesFastCache ? this.#opts.fastCache?.(key) : undefined;
     try {
-      live.play(this.#opts.hub, key, { id, protocol, remote }, this.#opts.consumerOptions?.(key) ?? {}, cached);
+      live.play(this.#opts.hub, key, who, this.#opts.consumerOptions?.(key) ?? {}, cached);
     } catch (err) {
       log.warn({ err }, `${protocol} subscribe failed`);
       onFailed(live);
@@ -407,6 +458,25 @@ export class HttpServer {
     }
     createReadStream(file).on('error', () => res.destroy()).pipe(res);
   }
+}
+
+/** A live player's session: its id, protocol, peer `ip:port` and the request's query (hooks' `param`). */
+function playerSession(req: IncomingMessage, protocol: string): SessionInfo {
+  const remote = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? 0}`;
+  const q = (req.url ?? '').indexOf('?');
+  const query = q < 0 ? '' : (req.url ?? '').slice(q + 1);
+  return query === '' ? { id: nextSessionId(protocol), protocol, remote } : { id: nextSessionId(protocol), protocol, remote, query };
+}
+
+/** The tcUrl hooks get for an HTTP/WebSocket player: `http://host/app` (the Host header, else localhost). */
+function httpTcUrl(req: IncomingMessage, scheme: 'http' | 'ws', key: StreamKey): string {
+  return `${scheme}://${req.headers.host ?? 'localhost'}/${key.app}`;
+}
+
+/** A refused player (security, on_play): 403 with the reason. */
+function forbid(res: ServerResponse, err: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(403, { 'Content-Type': 'text/plain' }).end(`${(err as Error).message}\n`);
 }
 
 /** The live format named by a request path's extension, if any. */

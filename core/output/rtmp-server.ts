@@ -14,7 +14,7 @@ import { nextSessionId, PithyLog, type Logger } from '../log.ts';
 import { HEADER_TIMEOUT_MS, refusedConnectionLog } from '../listener-guard.ts';
 import { createMessage, type MessageType, type RtmpMessage } from '../media/message.ts';
 import { streamKeyString, type StreamKey } from '../media/stream-key.ts';
-import type { ConsumerOptions, HubPort, Publisher, SessionInfo, SourceEvent, Subscriber } from '../hub/ports.ts';
+import type { Admission, ConnectionAdmission, ConnectionInfo, ConsumerOptions, HubPort, Publisher, SessionInfo, SourceEvent, Subscriber } from '../hub/ports.ts';
 import {
   DEFAULT_OUT_CHUNK_SIZE,
   RtmpServerConnection,
@@ -30,6 +30,11 @@ export const RTMP_PLAYER_HIGH_WATER = 1024 * 1024;
  * connection holds a slot of max_connections; the slowloris guard of core/listener-guard.ts).
  */
 export const RTMP_HANDSHAKE_TIMEOUT_MS = HEADER_TIMEOUT_MS;
+/**
+ * Messages a publisher may send on a stream whose admission (security, on_publish) is still running; they are
+ * written once it is admitted (a client that sends metadata right after `publish` loses nothing), dropped if not.
+ */
+const MAX_MESSAGES_BEFORE_ADMISSION = 1024;
 /** After a rejection reply (BadName), wait this long for the peer to close before destroying the socket. */
 const END_GRACE_MS = 2_000;
 
@@ -49,6 +54,17 @@ export interface RtmpServerOptions {
   vhostAllowed?: (vhost: string) => boolean;
   /** Handshake + connect + publish/play deadline, ms; default RTMP_HANDSHAKE_TIMEOUT_MS. */
   handshakeTimeoutMs?: number;
+  /**
+   * Asked before each publish (refused: NetStream.Publish.BadName, then close) and play (refused:
+   * NetStream.Play.StreamNotFound, then close): security and on_publish / on_play. Default: allow everything,
+   * synchronously.
+   */
+  admission?: Admission;
+  /**
+   * on_connect at `connect` (answered at once; publish and play wait for it; refused: the connection is closed, as
+   * SRS closes it) and on_close when a connection that passed it closes.
+   */
+  connections?: ConnectionAdmission;
 }
 
 export class RtmpServer {
@@ -155,6 +171,10 @@ class RtmpSession implements RtmpConnectionHandler {
   #media: MergedSocketWriter | undefined;
   #corked = false;
   #closed = false;
+  /** Per stream id being admitted for publish: the messages received meanwhile (at most MAX_MESSAGES_BEFORE_ADMISSION). */
+  readonly #admitting = new Map<number, RtmpMessage[]>();
+  /** The connect as on_connect saw it, and its verdict (publish and play wait for it). */
+  #connection: { readonly info: ConnectionInfo; readonly allowed: Promise<void> } | undefined;
 
   constructor(opts: RtmpServerOptions, socket: Socket, id: string, remote: string, onClosed: () => void) {
     this.#opts = opts;
@@ -197,6 +217,7 @@ class RtmpSession implements RtmpConnectionHandler {
     for (const s of this.#players.values()) s.close();
     this.#publishers.clear();
     this.#players.clear();
+    if (this.#connection !== undefined) this.#opts.connections?.disconnect(this.#connection.info, this.#socket.bytesWritten, this.#socket.bytesRead);
     this.#socket.destroy();
     this.#onClosed();
     this.#log.debug({ reason }, 'RTMP connection closed');
@@ -250,16 +271,87 @@ class RtmpSession implements RtmpConnectionHandler {
       return `vhost ${vhost} is not served here`;
     }
     this.#log.info({ vhost, app, tcUrl: info.tcUrl, flashVer: info.flashVer }, 'RTMP connect');
+    const connections = this.#opts.connections;
+    if (connections !== undefined) {
+      const query = tcUrlQuery(info.tcUrl);
+      const conn: ConnectionInfo = {
+        who: query === undefined ? this.#who : { ...this.#who, query },
+        vhost,
+        app,
+        tcUrl: info.tcUrl ?? '',
+        pageUrl: info.pageUrl ?? '',
+      };
+      const allowed = connections.connect(conn);
+      this.#connection = { info: conn, allowed };
+      allowed.catch((err: unknown) => {
+        this.#log.warn({ err: (err as Error).message }, 'RTMP connect refused by on_connect');
+        this.close('on_connect refused');
+      });
+    }
     return undefined;
   }
 
   onPublish(streamId: number, streamName: string): void {
     const key = this.#resolveKey(streamId, streamName, 'NetStream.Publish.BadName');
     if (key === undefined) return;
+    const who = this.#streamWho(streamName);
+    if (this.#opts.admission === undefined && this.#connection === undefined) return this.#startPublish(streamId, streamName, key, who);
+    this.#started(); // the admission is bounded by the hook timeout, not by the handshake deadline
+    this.#admitting.set(streamId, []);
+    this.#admit('publish', key, who).then(
+      () =>
+        this.#afterAdmit(() => {
+          const early = this.#admitting.get(streamId) ?? [];
+          this.#admitting.delete(streamId);
+          this.#startPublish(streamId, streamName, key, who);
+          const publisher = this.#publishers.get(streamId);
+          if (publisher !== undefined) for (const msg of early) publisher.write(msg);
+        }),
+      (err: unknown) => {
+        this.#admitting.delete(streamId);
+        this.#refuse(streamId, key, 'publish', err);
+      },
+    );
+  }
+
+  /** The session as a publish or play of `streamName` shows it: its query (`?token=...`), else the tcUrl's. */
+  #streamWho(streamName: string): SessionInfo {
+    const q = streamName.indexOf('?');
+    const query = q < 0 || q === streamName.length - 1 ? tcUrlQuery(this.#conn.connectInfo?.tcUrl) : streamName.slice(q + 1);
+    return query === undefined ? this.#who : { ...this.#who, query };
+  }
+
+  /** Wait for on_connect, then ask the admission (security, on_publish / on_play). */
+  async #admit(action: 'publish' | 'play', key: StreamKey, who: SessionInfo): Promise<void> {
+    await this.#connection?.allowed;
+    const info = this.#conn.connectInfo;
+    await this.#opts.admission?.admit({ action, key, who, tcUrl: info?.tcUrl ?? '', pageUrl: info?.pageUrl ?? '' });
+  }
+
+  /** Start an admitted publish or play unless the connection closed meanwhile; a failure closes it (as in #onData). */
+  #afterAdmit(start: () => void): void {
+    if (this.#closed) return;
+    try {
+      start();
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, `RTMP publish/play failed, closing connection: ${(err as Error).message}`);
+      this.close('publish/play failed');
+    }
+  }
+
+  /** A refused publish (BadName) or play (StreamNotFound): answer, then close (SRS closes the connection). */
+  #refuse(streamId: number, key: StreamKey, action: 'publish' | 'play', err: unknown): void {
+    if (this.#closed) return;
+    const why = (err as Error).message;
+    this.#log.warn({ stream: streamKeyString(key) }, `RTMP ${action} refused: ${why}`);
+    if (action === 'publish') this.#conn.publishRejected(streamId, why);
+    else this.#conn.sendStatus(streamId, 'error', 'NetStream.Play.StreamNotFound', why);
+    this.#endSoon(`${action} refused`);
+  }
+
+  #startPublish(streamId: number, streamName: string, key: StreamKey, who: SessionInfo): void {
     let publisher: Publisher;
     try {
-      const q = streamName.indexOf('?');
-      const who = q < 0 || q === streamName.length - 1 ? this.#who : { ...this.#who, query: streamName.slice(q + 1) };
       // Kicked through the HTTP API (or the gateway stopping): the whole connection ends, as SRS expires it.
       publisher = this.#opts.hub.publish(key, who, { onClose: (reason) => this.close(reason) });
     } catch (err) {
@@ -279,6 +371,16 @@ class RtmpSession implements RtmpConnectionHandler {
   onPlay(streamId: number, streamName: string): void {
     const key = this.#resolveKey(streamId, streamName, 'NetStream.Play.StreamNotFound');
     if (key === undefined) return;
+    const who = this.#streamWho(streamName);
+    if (this.#opts.admission === undefined && this.#connection === undefined) return this.#startPlay(streamId, streamName, key, who);
+    this.#started();
+    this.#admit('play', key, who).then(
+      () => this.#afterAdmit(() => this.#startPlay(streamId, streamName, key, who)),
+      (err: unknown) => this.#refuse(streamId, key, 'play', err),
+    );
+  }
+
+  #startPlay(streamId: number, streamName: string, key: StreamKey, who: SessionInfo): void {
     this.#players.get(streamId)?.close();
     this.#conn.playStarted(streamId, streamName);
     const conn = this.#conn;
@@ -301,7 +403,7 @@ class RtmpSession implements RtmpConnectionHandler {
       },
     };
     const opts = this.#opts.consumerOptions?.(key);
-    const sub = opts === undefined ? this.#opts.hub.subscribe(key, this.#who, target) : this.#opts.hub.subscribe(key, this.#who, target, opts);
+    const sub = opts === undefined ? this.#opts.hub.subscribe(key, who, target) : this.#opts.hub.subscribe(key, who, target, opts);
     this.#players.set(streamId, sub);
     this.#started();
     this.#log.info({ stream: streamKeyString(key) }, 'RTMP play');
@@ -310,7 +412,10 @@ class RtmpSession implements RtmpConnectionHandler {
   onMedia(streamId: number, type: MessageType, timestampMs: number, payload: Buffer): void {
     const publisher = this.#publishers.get(streamId);
     if (publisher === undefined) {
-      this.#ignored.hit(`message type ${type} on stream ${streamId} which is not publishing`);
+      const early = this.#admitting.get(streamId);
+      const msg = early !== undefined && early.length < MAX_MESSAGES_BEFORE_ADMISSION ? createMessage(type, timestampMs, payload) : undefined;
+      if (msg !== undefined) early?.push(msg);
+      else this.#ignored.hit(`message type ${type} on stream ${streamId} which is not publishing`);
       return;
     }
     const msg = createMessage(type, timestampMs, payload);
@@ -363,4 +468,10 @@ class RtmpSession implements RtmpConnectionHandler {
     }
     return key;
   }
+}
+
+/** The query of a tcUrl (`rtmp://host/app?token=x` → `token=x`), undefined when it has none. */
+function tcUrlQuery(tcUrl: string | undefined): string | undefined {
+  const q = tcUrl?.indexOf('?') ?? -1;
+  return tcUrl === undefined || q < 0 || q === tcUrl.length - 1 ? undefined : tcUrl.slice(q + 1);
 }

@@ -48,6 +48,8 @@ export interface DvrRecorderOptions {
   readonly lowWaterBytes?: number;
   /** Called once when the recording ends (unpublish, hub detach, close). */
   readonly onEnd?: (recorder: DvrRecorder) => void;
+  /** Called when a file is finished and renamed to its final path (http_hooks on_dvr). Must not throw. */
+  readonly onFile?: (file: string) => void;
 }
 
 export interface DvrRecorderStats {
@@ -86,6 +88,7 @@ export class DvrRecorder implements ConsumerTarget {
   readonly #high: number;
   readonly #low: number;
   readonly #onEnd: ((recorder: DvrRecorder) => void) | undefined;
+  readonly #onFile: ((file: string) => void) | undefined;
   readonly #root: string;
   readonly #relative: string;
   readonly #plan: DvrPlan;
@@ -111,6 +114,7 @@ export class DvrRecorder implements ConsumerTarget {
     this.#high = opts.highWaterBytes ?? DVR_HIGH_WATER_BYTES;
     this.#low = opts.lowWaterBytes ?? DVR_LOW_WATER_BYTES;
     this.#onEnd = opts.onEnd;
+    this.#onFile = opts.onFile;
     ({ root: this.#root, relative: this.#relative } = splitDvrPath(this.#cfg.path));
     this.#plan = new DvrPlan(this.#cfg, {
       openFile: (start) => this.#openFile(start),
@@ -223,6 +227,7 @@ export class DvrRecorder implements ConsumerTarget {
         this.#files++;
         this.#bytes += info.bytes;
         this.#log.info({ file: info.file, bytes: info.bytes, durationMs: info.durationMs, reason }, 'DVR file done');
+        this.#onFile?.(info.file);
       },
       () => {
         this.#bytes += writer.bytesWritten; // the failure itself was logged by onError

@@ -10,7 +10,7 @@ import { dvrApplies } from '../../config/dvr-config.ts';
 import type { Logger } from '../../log.ts';
 import { nextSessionId } from '../../log.ts';
 import { streamKeyString, type StreamKey } from '../../media/stream-key.ts';
-import type { HubPort, SourceEvents } from '../../hub/ports.ts';
+import type { HubPort, RecordingEvents, SourceEvents } from '../../hub/ports.ts';
 import type { DvrFileSystem } from './dvr-file-system.ts';
 import { DvrRecorder, type DvrRecorderStats } from './dvr-recorder.ts';
 
@@ -30,6 +30,8 @@ export interface DvrServerOptions {
   readonly log: Logger;
   /** The vhost's dvr section; undefined for an unknown vhost. Read at each publish. */
   readonly dvr: (vhost: string) => DvrConfig | undefined;
+  /** Told about each finished file (http_hooks on_dvr). */
+  readonly events?: Pick<RecordingEvents, 'onDvr'>;
   /** Wall clock for path variables; default Date.now. */
   readonly now?: () => number;
   /** Default node:fs/promises. */
@@ -121,11 +123,21 @@ export class DvrServer {
       ...(o.highWaterBytes !== undefined ? { highWaterBytes: o.highWaterBytes } : {}),
       ...(o.lowWaterBytes !== undefined ? { lowWaterBytes: o.lowWaterBytes } : {}),
       onEnd: (r) => this.#onEnded(k, r),
+      ...(o.events !== undefined ? { onFile: (file: string) => this.#fileDone(key, file) } : {}),
     });
     this.#recorders.set(k, recorder);
     const queue = { queueLengthMs: o.queueLengthMs ?? DVR_QUEUE_LENGTH_MS, ...(o.queueMaxBytes !== undefined ? { queueMaxBytes: o.queueMaxBytes } : {}) };
     recorder.attach(o.hub.subscribe(key, { id: nextSessionId('dvr'), protocol: 'dvr' }, recorder, { ...queue, useGopCache: true }));
     log.info({ plan: cfg.plan, path: cfg.path }, 'DVR started');
+  }
+
+  /** on_dvr (SRS SrsDvrPlan::on_reap_segment → on_dvr); a throwing listener is logged. */
+  #fileDone(key: StreamKey, file: string): void {
+    try {
+      this.#opts.events?.onDvr({ key, file });
+    } catch (err) {
+      this.#opts.log.warn({ err, file }, 'on_dvr notification failed');
+    }
   }
 
   #onEnded(k: string, r: DvrRecorder): void {

@@ -62,6 +62,21 @@ export interface HlsMuxerOptions {
   readonly after?: Promise<void>;
   /** Called once when the muxer ends (disposed, stopped by hls_on_error, closed). */
   readonly onEnd?: (muxer: HlsMuxer) => void;
+  /**
+   * Called after a segment file and the playlist listing it are written (http_hooks on_hls); not for LL-HLS,
+   * whose segments stay in memory. Must not throw.
+   */
+  readonly onSegment?: (segment: HlsWrittenSegment) => void;
+}
+
+/** A segment on disk and listed (HlsMuxerOptions.onSegment). */
+export interface HlsWrittenSegment {
+  /** Segment file path. */
+  readonly file: string;
+  /** Its URI in the playlist (relative to the playlist, or with hls_entry_prefix). */
+  readonly uri: string;
+  readonly sequence: number;
+  readonly durationMs: number;
 }
 
 export interface HlsMuxerStats {
@@ -102,6 +117,7 @@ export class HlsMuxer implements ConsumerTarget {
   readonly #now: () => number;
   readonly #maxPendingBytes: number;
   readonly #onEnd: ((muxer: HlsMuxer) => void) | undefined;
+  readonly #onSegment: ((segment: HlsWrittenSegment) => void) | undefined;
   readonly #m3u8Rel: string;
   readonly #m3u8File: string;
   readonly #container: HlsContainer;
@@ -140,6 +156,7 @@ export class HlsMuxer implements ConsumerTarget {
     this.#now = opts.now ?? Date.now;
     this.#maxPendingBytes = opts.maxPendingBytes ?? HLS_MAX_PENDING_BYTES;
     this.#onEnd = opts.onEnd;
+    this.#onSegment = opts.onSegment;
     this.#chain = (opts.after ?? Promise.resolve()).catch(() => undefined);
     this.#m3u8Rel = expandHlsPath(this.#cfg.m3u8File, { ...this.#key, timestampMs: this.#now() });
     this.#m3u8File = resolveHlsFile(this.#cfg.path, this.#m3u8Rel);
@@ -179,6 +196,11 @@ export class HlsMuxer implements ConsumerTarget {
   /** The in-memory LL-HLS playlist and its files (hls_ll on), else undefined. */
   get live(): HlsLivePlaylist | undefined {
     return this.#live;
+  }
+
+  /** The stream this muxer writes. */
+  get key(): StreamKey {
+    return this.#key;
   }
 
   /** Absolute path of the playlist. */
@@ -461,6 +483,7 @@ export class HlsMuxer implements ConsumerTarget {
       }
       await writeFileAtomic(this.#m3u8File, playlist);
       if (gone.length > 0) await removeFiles(gone);
+      this.#onSegment?.({ file, uri, sequence: info.sequence, durationMs: info.durationMs });
     });
   }
 

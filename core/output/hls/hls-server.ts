@@ -19,8 +19,9 @@ import type { HlsConfig } from '../../config/hls-config.ts';
 import type { Logger } from '../../log.ts';
 import { nextSessionId } from '../../log.ts';
 import { streamKeyString, type StreamKey } from '../../media/stream-key.ts';
-import type { HubPort, SourceEvents } from '../../hub/ports.ts';
-import { HlsMuxer, type HlsMuxerStats } from './hls-muxer.ts';
+import type { Admission, ClientRegistry, HubPort, RecordingEvents, SessionEndSink, SourceEvents } from '../../hub/ports.ts';
+import { HlsSessions } from './hls-sessions.ts';
+import { HlsMuxer, type HlsMuxerStats, type HlsWrittenSegment } from './hls-muxer.ts';
 import type { HlsLiveAnswer } from './hls-live.ts';
 import { HLS_FMP4_SEGMENT_CONTENT_TYPE, HLS_INIT_CONTENT_TYPE, HLS_PLAYLIST_CONTENT_TYPE } from './hls-files.ts';
 
@@ -31,7 +32,18 @@ export interface HlsServerOptions {
   readonly hls: (vhost: string) => HlsConfig | undefined;
   /** Wall clock for path variables; default Date.now. */
   readonly now?: () => number;
+  /** Told about each segment written to disk (http_hooks on_hls). */
+  readonly events?: Pick<RecordingEvents, 'onHls'>;
+  /**
+   * Security and on_play once per HLS viewer session, on_stop when it ends (hls-sessions.ts); with `clients` the
+   * sessions are listed and kickable in the HTTP API. Without it, playlists are served to anyone.
+   */
+  readonly admission?: Admission & Partial<SessionEndSink>;
+  readonly clients?: Pick<ClientRegistry, 'attachClient'>;
 }
+
+/** Idle time that ends an HLS session when its vhost has no hls settings (SRS's default hls_window is 60 s). */
+const DEFAULT_HLS_SESSION_IDLE_MS = 30_000;
 
 export class HlsServer {
   readonly #opts: HlsServerOptions;
@@ -42,15 +54,53 @@ export class HlsServer {
   readonly #live = new Map<string, Set<HlsMuxer>>();
   #off: (() => void) | undefined;
   #closed = false;
+  readonly #sessions: HlsSessions | undefined;
 
   constructor(opts: HlsServerOptions) {
     this.#opts = opts;
+    const admission = opts.admission;
+    if (admission !== undefined) {
+      this.#sessions = new HlsSessions({
+        log: opts.log,
+        admission,
+        registry: opts.clients ?? { attachClient: () => () => undefined },
+        idleMs: (key) => {
+          const cfg = opts.hls(key.vhost);
+          // SRS 5 expires an hls_ctx after 2 × hls_window; never less than two segments.
+          return cfg === undefined ? DEFAULT_HLS_SESSION_IDLE_MS : Math.max(2 * cfg.windowMs, 2 * cfg.fragmentMs);
+        },
+      });
+    }
+  }
+
+  /**
+   * A playlist request: undefined when `path` is no live stream's playlist on `vhost` or no admission is set
+   * (serve it as it is); else a promise resolved when the viewer's session is admitted, rejected when refused.
+   */
+  admitPlaylist(req: IncomingMessage, vhost: string, path: string, search: string): Promise<void> | undefined {
+    if (this.#sessions === undefined) return undefined;
+    const key = this.playlistStream(vhost, path);
+    return key === undefined ? undefined : this.#sessions.playlist(req, key, path, search);
+  }
+
+  /** An HLS segment was served: keeps its viewer's session alive and counts the bytes. */
+  segmentServed(req: IncomingMessage, path: string, bytes: number): void {
+    this.#sessions?.segment(req, path, bytes);
   }
 
   /** Follow publishes. Idempotent. */
   start(): void {
     if (this.#off !== undefined || this.#closed) return;
     this.#off = this.#opts.hub.onPublish((key) => this.#onPublish(key));
+  }
+
+  /**
+   * The stream whose playlist is at `path` (decoded URL path, `/live/s.m3u8`) on `vhost`, while its muxer lives
+   * (the HTTP server's HLS sessions: security and on_play per session).
+   */
+  playlistStream(vhost: string, path: string): StreamKey | undefined {
+    for (const m of this.#muxers.values()) if (m.key.vhost === vhost && `/${m.playlistPath}` === path) return m.key;
+    return undefined;
   }
 
   /** The muxer of a stream, while it lives. */
@@ -67,6 +117,7 @@ export class HlsServer {
   /** Stop following publishes, close every muxer (last segments and playlists written; files kept). Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#sessions?.close();
     this.#off?.();
     this.#off = undefined;
     const muxers = [...this.#muxers.values()];
@@ -115,6 +166,7 @@ export class HlsServer {
         ...(this.#opts.now !== undefined ? { now: this.#opts.now } : {}),
         ...(this.#draining.has(k) ? { after: this.#draining.get(k) as Promise<void> } : {}),
         onEnd: (m) => this.#ended(k, m),
+        ...(this.#opts.events !== undefined ? { onSegment: (seg: HlsWrittenSegment) => this.#segmentWritten(key, muxer, seg) } : {}),
       });
     } catch (err) {
       log.error({ err }, 'HLS not started for this stream');
@@ -129,6 +181,23 @@ export class HlsServer {
     const id = nextSessionId('hls');
     muxer.attach(this.#opts.hub.subscribe(key, { id, protocol: 'hls' }, muxer, { useGopCache: true }));
     log.info({ playlist: muxer.playlistFile }, 'HLS started');
+  }
+
+  /** on_hls: the segment's file and URL with the playlist's (SRS SrsHlsMuxer::segment_close → on_hls). */
+  #segmentWritten(key: StreamKey, muxer: HlsMuxer, seg: HlsWrittenSegment): void {
+    try {
+      this.#opts.events?.onHls({
+        key,
+        file: seg.file,
+        url: seg.uri,
+        m3u8: muxer.playlistFile,
+        m3u8Url: muxer.playlistPath,
+        seqNo: seg.sequence,
+        durationMs: seg.durationMs,
+      });
+    } catch (err) {
+      this.#opts.log.warn({ err, stream: streamKeyString(key) }, 'on_hls notification failed');
+    }
   }
 
   /**

@@ -49,6 +49,8 @@ export interface ConnectInfo {
   readonly tcUrl: string | undefined;
   readonly flashVer: string | undefined;
   readonly objectEncoding: number;
+  /** The page that embedded a Flash player (SRS pageUrl, http_hooks on_connect / on_play). */
+  readonly pageUrl?: string | undefined;
 }
 
 /** Decisions and events the session handles. Each may throw; the session then closes the connection. */
@@ -288,11 +290,13 @@ export class RtmpServerConnection {
     const tcUrl = amf0Property(cmd.commandObject, 'tcUrl');
     const flashVer = amf0Property(cmd.commandObject, 'flashVer');
     const objectEncoding = amf0Property(cmd.commandObject, 'objectEncoding');
+    const pageUrl = amf0Property(cmd.commandObject, 'pageUrl');
     const info: ConnectInfo = {
       app: typeof app === 'string' ? app : '',
       tcUrl: typeof tcUrl === 'string' ? tcUrl : undefined,
       flashVer: typeof flashVer === 'string' ? flashVer : undefined,
       objectEncoding: typeof objectEncoding === 'number' ? objectEncoding : 0,
+      pageUrl: typeof pageUrl === 'string' ? pageUrl : undefined,
     };
     const rejection = this.#handler.onConnect(info);
     if (rejection !== undefined) return this.#reply(m, connectRejectedValues(cmd.transactionId, rejection));

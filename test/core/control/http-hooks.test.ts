@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { callHooks, hookAnswerRefusal, postHook } from '../../../core/control/http-hooks.ts';
 import { isGatewayError } from '../../../core/errors.ts';
-import { ALLOW, ALLOW_JSON, DENY_500, DENY_CODE, DENY_NEWLINE, startHookServer } from '../../helpers/hook-server.ts';
+import { ALLOW, ALLOW_JSON, DENY_500, DENY_CODE, DENY_NEWLINE, startHookServer, type HookAnswer } from '../../helpers/hook-server.ts';
 
 const hooks = await startHookServer();
 after(() => hooks.close());
@@ -31,7 +31,7 @@ test('answers that allow: 200 "0", 200 {"code":0}, 201 "0"', async () => {
 });
 
 test('answers that refuse: "0\\n", code 1, HTTP 500, empty, code as a string, an array, not JSON', async () => {
-  const cases: [string, { status: number; body: string }, RegExp][] = [
+  const cases: [string, HookAnswer, RegExp][] = [
     ['/newline', DENY_NEWLINE, /response is not 0 nor a JSON object: "0\\n"/],
     ['/code1', DENY_CODE, /response code 1$/],
     ['/500', DENY_500, /HTTP status 500$/],
