@@ -2,9 +2,10 @@
  * http_hooks and security end to end (issue 11): a local hook server that records SRS 5 bodies and allows or
  * refuses; ffmpeg publishing over RTMP, HTTP-FLV / WebSocket-FLV / HLS players over 127.0.0.1 and ::1.
  * - default vhost: every hook; publish allowed (on_connect, on_publish with ip 127.0.0.1 and ?token=..., players,
- *   then on_unpublish / on_close / on_dvr / on_hls after ffmpeg ends) and refused (code 1: ffmpeg fails, nothing
- *   published, no on_unpublish); HTTP-FLV and WebSocket 403 when on_play refuses; HLS: one on_play per session
- *   (not per playlist reload), 403 when refused, listed as a client, on_stop after it stops polling;
+ *   then on_unpublish / on_close / on_dvr / on_hls after ffmpeg ends) and refused (on_publish code 1, on_connect
+ *   HTTP 500: ffmpeg fails, nothing published, no on_unpublish); HTTP-FLV and WebSocket 403 when on_play refuses;
+ *   HLS: one on_play per session (not per playlist reload), 403 when refused, listed in /api/v1/clients (protocol
+ *   hls) and ended by DELETE /api/v1/clients/{id} with on_stop (the idle end: test/core/output/hls/hls-sessions.test.ts);
  * - vhost sec.test: `deny play 127.0.0.1; allow play all; allow publish ::1;` over both loopbacks.
  */
 import { test, before, after } from 'node:test';
@@ -28,16 +29,19 @@ let gw: Gateway;
 let dir: string;
 let rtmpPort: number;
 let httpPort: number;
+let apiPort: number;
 
 before(async () => {
   hooks = await startHookServer();
   rtmpPort = await freeTcpPort();
   httpPort = await freeTcpPort();
+  apiPort = await freeTcpPort();
   dir = mkdtempSync(join(tmpdir(), 'castgate-hooks-'));
   const h = hooks.base;
   const conf = `listen 127.0.0.1:${rtmpPort} [::1]:${rtmpPort};
 max_connections 100;
 http_server { enabled on; listen 127.0.0.1:${httpPort} [::1]:${httpPort}; dir ${dir}; }
+http_api { enabled on; listen 127.0.0.1:${apiPort}; }
 vhost __defaultVhost__ {
     http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
     hls { enabled on; hls_fragment 1; hls_window 2; hls_path ${dir}/hls; hls_dispose 0; }
@@ -165,10 +169,18 @@ test('RTMP publish with hooks: bodies carry ip and param; players admitted and r
     assert.equal(hlsPlays.length, 1, 'one on_play per HLS session');
     assert.match(String(hlsPlays[0]?.client_id), /^hls/);
     assert.equal(hlsPlays[0]?.param, '?hk=2');
-    assert.ok(gw.hub.clients().some((c) => c.who.id === hlsPlays[0]?.client_id && c.who.protocol === 'hls'), 'HLS session listed');
+    const hlsId = String(hlsPlays[0]?.client_id);
+    const listed = (await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/clients`)).json()) as { clients: { id: string; protocol: string; publish: boolean; ip: string }[] };
+    const hlsClient = listed.clients.find((c) => c.id === hlsId);
+    assert.deepEqual([hlsClient?.protocol, hlsClient?.publish, hlsClient?.ip], ['hls', false, '127.0.0.1'], JSON.stringify(listed.clients));
+    const kicked = (await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/clients/${hlsId}`, { method: 'DELETE' })).json()) as { code: number };
+    assert.equal(kicked.code, 0);
+    await waitFor(() => bodyOf('on_stop', hlsId) !== undefined, 3000);
+    assert.equal((await get(m3u8)).status, 200);
+    const rejoin = hooks.bodies('on_play').slice(hlsPlaysBefore);
+    assert.equal(rejoin.length, 2, 'after a kick the next playlist request is a new session');
 
-    // ffmpeg ends: on_unpublish (same client, ip, param), on_close with bytes, on_dvr, on_hls; the HLS session
-    // stops polling and ends with on_stop after 2 × hls_window.
+    // ffmpeg ends: on_unpublish (same client, ip, param), on_close with bytes, on_dvr, on_hls.
     await pub.stop();
     await waitFor(() => !gw.hub.isPublishing(key), 5000);
     const unpublish = (await hooks.waitFor('on_unpublish')).at(-1)?.body;
@@ -187,14 +199,13 @@ test('RTMP publish with hooks: bodies carry ip and param; players admitted and r
     assert.match(String(seg?.url), /^live\/cam-\d+\.ts$/);
     assert.equal(seg?.m3u8_url, 'live/cam.m3u8');
     assert.ok(Number(seg?.duration) > 0 && Number.isInteger(seg?.seq_no));
-    await waitFor(() => bodyOf('on_stop', hlsPlays[0]?.client_id) !== undefined, 10_000);
   } finally {
     await pub.stop();
     hooks.answer('/play', ALLOW);
   }
 });
 
-test('RTMP publish refused by on_publish {"code":1}: ffmpeg fails, nothing published, no on_unpublish', { timeout: 20_000 }, async () => {
+test('RTMP publish refused by on_publish {"code":1} or on_connect HTTP 500: ffmpeg fails, nothing published, no on_unpublish', { timeout: 20_000 }, async () => {
   hooks.answer('/pub', DENY_CODE);
   try {
     const before = hooks.bodies('on_publish').length;
@@ -206,8 +217,19 @@ test('RTMP publish refused by on_publish {"code":1}: ffmpeg fails, nothing publi
     assert.equal(gw.hub.isPublishing(makeStreamKey('__defaultVhost__', 'live', 'denied')), false);
     await new Promise((r2) => setTimeout(r2, 300));
     assert.equal(bodyOf('on_unpublish', refused[0]?.client_id), undefined, 'a refused publish is never unpublished');
+    // on_connect answering HTTP 500: the connection is closed before any publish is asked.
+    hooks.answer('/pub', ALLOW);
+    hooks.answer('/conn', DENY_500);
+    const publishes = hooks.bodies('on_publish').length;
+    const r2 = await run('ffmpeg', [...QUIET, '-re', '-i', FLV, '-t', '3', '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/live/denied`], { timeoutMs: 15_000 });
+    assert.notEqual(r2.code, 0, 'ffmpeg fails');
+    assert.equal(hooks.bodies('on_publish').length, publishes, 'no on_publish after a refused on_connect');
+    const refusedConnect = hooks.bodies('on_connect').at(-1);
+    await new Promise((r3) => setTimeout(r3, 300));
+    assert.equal(bodyOf('on_close', refusedConnect?.client_id), undefined, 'no on_close for a refused connect');
   } finally {
     hooks.answer('/pub', ALLOW);
+    hooks.answer('/conn', ALLOW);
   }
 });
 
