@@ -28,6 +28,10 @@ const MAX_RECONNECTS = 10;
 
 const api = apiBaseOf(location.href);
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+/** The body of the table with id `id`. */
+const body = (id) => /** @type {HTMLTableElement} */ ($(id)).tBodies[0];
+/** An error's message, whatever was thrown. @param {unknown} err */
+const messageOf = (err) => (err instanceof Error ? err.message : String(err));
 const video = /** @type {HTMLVideoElement} */ ($('video'));
 
 /** What the last refresh read. */
@@ -70,7 +74,7 @@ async function kick(id) {
     await call(`/api/v1/clients/${encodeURIComponent(id)}`, 'DELETE');
     setStatus(`Kicked ${id}.`);
   } catch (err) {
-    setStatus(`Kick ${id} failed: ${err.message}`, true);
+    setStatus(`Kick ${id} failed: ${messageOf(err)}`, true);
   }
   void refresh();
 }
@@ -135,7 +139,7 @@ function setStatus(text, error = false) {
 // ---------------------------------------------------------------- rendering
 
 function renderStreams(casters, ingesters) {
-  const tbody = /** @type {HTMLTableSectionElement} */ ($('streams').querySelector('tbody'));
+  const tbody = body('streams');
   syncRows(tbody, state.streams, (s) => s.id, (s) => {
     const vhost = state.vhostNames.get(s.vhost) ?? DEFAULT_VHOST;
     const label = vhost === DEFAULT_VHOST ? `${s.app}/${s.name}` : `${s.app}/${s.name} @ ${vhost}`;
@@ -163,7 +167,7 @@ function renderStreams(casters, ingesters) {
 
 function renderClients(clients) {
   const mine = clients.filter((c) => c.stream === state.selected);
-  syncRows(/** @type {HTMLTableSectionElement} */ ($('clients').querySelector('tbody')), mine, (c) => c.id, (c) => [
+  syncRows(body('clients'), mine, (c) => c.id, (c) => [
     c.id,
     c.type,
     c.remote || c.ip || '—',
@@ -180,7 +184,7 @@ function renderCasters(casters) {
     const sessions = c.sessions?.length ? c.sessions : [null];
     sessions.forEach((s, i) => rows.push({ c, s, key: `${c.index}:${s?.id ?? s?.remote ?? i}` }));
   }
-  syncRows(/** @type {HTMLTableSectionElement} */ ($('casters').querySelector('tbody')), rows, (r) => r.key, ({ c, s }) => [
+  syncRows(body('casters'), rows, (r) => r.key, ({ c, s }) => [
     `${c.type} :${c.listen}`,
     s?.id ?? '—',
     s?.remote ?? '—',
@@ -204,7 +208,7 @@ function renderCasters(casters) {
 
 function renderIngesters(ingesters) {
   const rows = ingesters.flatMap((ing) => (ing.engines ?? []).map((e) => ({ ing, e, key: `${ing.id}/${e.index}` })));
-  syncRows(/** @type {HTMLTableSectionElement} */ ($('ingesters').querySelector('tbody')), rows, (r) => r.key, ({ ing, e }) => [
+  syncRows(body('ingesters'), rows, (r) => r.key, ({ ing, e }) => [
     `${ing.id}${ing.engines.length > 1 ? ` #${e.index}` : ''}`,
     e.mode,
     e.stream ?? '—',
@@ -259,7 +263,7 @@ async function refresh() {
     const up = summaries?.data?.self;
     setStatus(`API ${api}${up ? ` · castgate ${up.version}, up ${duration(up.srs_uptime)}` : ''} · ${new Date().toLocaleTimeString()}`);
   } catch (err) {
-    setStatus(`Cannot read the HTTP API at ${api}: ${err.message}. Is http_api enabled there (with crossdomain on)? Set another address above.`, true);
+    setStatus(`Cannot read the HTTP API at ${api}: ${messageOf(err)}. Is http_api enabled there (with crossdomain on)? Set another address above.`, true);
   } finally {
     refreshing = false;
   }
@@ -300,8 +304,8 @@ async function select(id) {
   const vhost = state.vhostNames.get(s.vhost) ?? DEFAULT_VHOST;
   $('player-panel').hidden = false;
   $('player-title').textContent = vhost === DEFAULT_VHOST ? `${s.app}/${s.name}` : `${s.app}/${s.name} @ ${vhost}`;
-  for (const tr of Array.from($('streams').querySelectorAll('tbody tr'))) tr.classList.toggle('selected', tr.dataset.key === id);
-  $('clients').querySelector('tbody')?.replaceChildren();
+  for (const tr of Array.from(body('streams').rows)) tr.classList.toggle('selected', tr.dataset.key === id);
+  body('clients').replaceChildren();
   const flv = mediaPath(s, vhost, 'flv');
   const hls = mediaPath(s, vhost, 'm3u8');
   const hasHls = state.vhostHls.get(s.vhost) === true;
@@ -326,7 +330,7 @@ async function play(kind, url, streamId) {
   try {
     await loadScript(kind === 'flv' ? 'mpegts.js' : 'hls.min.js');
   } catch (err) {
-    info.textContent = err.message;
+    info.textContent = messageOf(err);
     return;
   }
   if (state.selected !== streamId) return;
@@ -422,7 +426,7 @@ $('player-close').addEventListener('click', () => {
   stopPlayer();
   state.selected = undefined;
   $('player-panel').hidden = true;
-  for (const tr of Array.from($('streams').querySelectorAll('tbody tr'))) tr.classList.remove('selected');
+  for (const tr of Array.from(body('streams').rows)) tr.classList.remove('selected');
 });
 
 // ---------------------------------------------------------------- start

@@ -109,7 +109,13 @@ test('the console lists the streams with input QoS, plays one in the page, shows
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
-  if (process.env.CONSOLE_DEBUG) page.on('console', (m) => console.log(`[page] ${m.type()} ${m.text()}`));
+  /** The page's last console lines (mpegts.js/hls.js logs), shown when a playback check fails. */
+  const pageLog: string[] = [];
+  page.on('console', (m) => {
+    pageLog.push(`${m.type()} ${m.text().slice(0, 200)}`);
+    if (pageLog.length > 30) pageLog.shift();
+    if (process.env.CONSOLE_DEBUG) console.log(`[page] ${m.type()} ${m.text()}`);
+  });
   await page.goto(t.httpUrl(`?api=${apiPort}${process.env.CONSOLE_DEBUG ? "&debug" : ""}`));
 
   // the list: both streams, codec facts, the UDP input's QoS from /api/v1/casters
@@ -145,7 +151,7 @@ test('the console lists the streams with input QoS, plays one in the page, shows
       if (last.player !== kind || last.readyState < 2) return false;
       startTime ??= last.currentTime;
       return last.currentTime > startTime + 1;
-    }, timeoutMs, 200).catch(() => assert.fail(`${kind}: the video did not play 1 s: ${JSON.stringify(last)} from ${startTime}`));
+    }, timeoutMs, 200).catch(() => assert.fail(`${kind}: the video did not play 1 s: ${JSON.stringify(last)} from ${startTime}\n${pageLog.join('\n')}`));
     return last;
   };
 
