@@ -173,8 +173,8 @@ class RtmpSession implements RtmpConnectionHandler {
   #closed = false;
   /** Per stream id being admitted for publish: the messages received meanwhile (at most MAX_MESSAGES_BEFORE_ADMISSION). */
   readonly #admitting = new Map<number, RtmpMessage[]>();
-  /** The connect as on_connect saw it, and its verdict (publish and play wait for it). */
-  #connection: { readonly info: ConnectionInfo; readonly allowed: Promise<void> } | undefined;
+  /** The connect as on_connect saw it, and its verdict (publish and play wait for it; on_close only once allowed). */
+  #connection: { readonly info: ConnectionInfo; readonly allowed: Promise<void>; admitted: boolean } | undefined;
 
   constructor(opts: RtmpServerOptions, socket: Socket, id: string, remote: string, onClosed: () => void) {
     this.#opts = opts;
@@ -217,7 +217,7 @@ class RtmpSession implements RtmpConnectionHandler {
     for (const s of this.#players.values()) s.close();
     this.#publishers.clear();
     this.#players.clear();
-    if (this.#connection !== undefined) this.#opts.connections?.disconnect(this.#connection.info, this.#socket.bytesWritten, this.#socket.bytesRead);
+    if (this.#connection?.admitted === true) this.#opts.connections?.disconnect(this.#connection.info, this.#socket.bytesWritten, this.#socket.bytesRead);
     this.#socket.destroy();
     this.#onClosed();
     this.#log.debug({ reason }, 'RTMP connection closed');
@@ -282,11 +282,17 @@ class RtmpSession implements RtmpConnectionHandler {
         pageUrl: info.pageUrl ?? '',
       };
       const allowed = connections.connect(conn);
-      this.#connection = { info: conn, allowed };
-      allowed.catch((err: unknown) => {
-        this.#log.warn({ err: (err as Error).message }, 'RTMP connect refused by on_connect');
-        this.close('on_connect refused');
-      });
+      const connection = { info: conn, allowed, admitted: false };
+      this.#connection = connection;
+      allowed.then(
+        () => {
+          connection.admitted = true;
+        },
+        (err: unknown) => {
+          this.#log.warn({ err: (err as Error).message }, 'RTMP connect refused by on_connect');
+          this.close('on_connect refused');
+        },
+      );
     }
     return undefined;
   }
