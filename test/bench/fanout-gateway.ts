@@ -51,9 +51,9 @@ export interface GatewayProcess {
 
 /**
  * Start castgate from `root` with `vhost` directives (e.g. `min_latency on;`) in the default vhost, HTTP-FLV/TS
- * mounted; resolves once its HTTP server answers.
+ * mounted; resolves once its HTTP server answers. `nodeArgs` go to node (e.g. `--cpu-prof`).
  */
-export async function startGatewayProcess(root: string, vhost: string): Promise<GatewayProcess> {
+export async function startGatewayProcess(root: string, vhost: string, nodeArgs: readonly string[] = []): Promise<GatewayProcess> {
   const rtmpPort = await freePort();
   const httpPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'castgate-fanout-bench-'));
@@ -62,24 +62,38 @@ export async function startGatewayProcess(root: string, vhost: string): Promise<
     + `http_server { enabled on; listen 127.0.0.1:${httpPort}; }\n`
     + `vhost __defaultVhost__ { gop_cache on; queue_length 10; ${vhost} http_remux { enabled on; mount [vhost]/[app]/[stream].flv; } }\n`);
   const script = `const { runCli } = await import(${JSON.stringify(resolve(root, 'core/main.ts'))}); const c = await runCli(['-c', ${JSON.stringify(conf)}]); if (c !== undefined) process.exit(c);`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  const stop = await serverProcess(child, httpPort, dir, 'gateway');
+  return { child, pid: child.pid as number, rtmpPort, httpPort, stop };
+}
+
+/** Does an HTTP server answer on 127.0.0.1:port (any status)? */
+export function httpAnswers(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const req = get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 1000 }, (res) => { res.resume(); done(true); });
+    req.on('error', () => done(false));
+    req.on('timeout', () => { req.destroy(); done(false); });
+  });
+}
+
+/**
+ * Wait (up to 10 s) until the server process `child` answers HTTP on `httpPort`; returns its stop function
+ * (SIGTERM, wait for the exit, remove `dir`). Throws (after stopping it) when it never answers.
+ */
+export async function serverProcess(child: ChildProcess, httpPort: number, dir: string | undefined, what: string): Promise<() => Promise<void>> {
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       await new Promise((ok) => child.once('exit', ok));
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 100; i++) {
     await sleep(100);
-    const ok = await new Promise<boolean>((done) => {
-      const req = get({ host: '127.0.0.1', port: httpPort, path: '/', agent: false }, (res) => { res.resume(); done(true); });
-      req.on('error', () => done(false));
-    });
-    if (ok) return { child, pid: child.pid as number, rtmpPort, httpPort, stop };
+    if (await httpAnswers(httpPort)) return stop;
   }
   await stop();
-  throw new Error('gateway did not start');
+  throw new Error(`${what} did not start`);
 }
 
 /** `ffmpeg -re -stream_loop -1 -i FIXTURE -c copy -f flv URL`, bounded by `timeout`; kill() stops it. */
