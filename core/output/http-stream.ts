@@ -125,7 +125,7 @@ export abstract class HttpLiveStream implements ConsumerTarget {
     this.#socket = body.socket;
     this.transport = body.transport;
     const framing = body.transport === 'websocket' ? 'websocket' : body.chunked ? 'http-chunked' : 'none';
-    this.writer = new MergedSocketWriter(body.socket, { latencyMs: opts.mwLatencyMs, framing });
+    this.writer = new MergedSocketWriter(body.socket, { latencyMs: opts.mwLatencyMs, framing, onWritable: this.#onDrain });
     this.#onStop = opts.onStop;
     if (body.transport === 'websocket') {
       this.#ws = new LiveWebSocketInput(body.socket, this.writer, this);

@@ -12,6 +12,11 @@
  * players (`writeMedia(bytes, true)`: an FLV tag, a message's TS packets) is framed once, the framed copy cached for
  * every other player (FRAMED_CACHE), so a flush of one message is ONE socket.write of a shared Buffer, with no
  * cork/uncork, no chunk-size string and no per-player header (measured in test/bench/http-live-fanout.bench.ts).
+ *
+ * Several shared buffers queued together (a merged-write window, or the messages of one tick) are the same list
+ * for every player that is in step with the stream: they are joined into one Buffer once per flush (JoinCache) and
+ * each player but the first gets ONE write of it instead of a writev of the list (no cork/uncork, no per-player
+ * chunk array, write wrap or iovec import).
  */
 import type { Writable } from 'node:stream';
 import {
@@ -47,6 +52,53 @@ interface MergedWriteTarget {
   flushMerged(): void;
 }
 
+/** Lists kept per flush: players in step share one; a few more cover players with another backlog. */
+const JOIN_CACHE_ENTRIES = 4;
+
+/**
+ * The joined bytes of lists of shared buffers, by identity of their elements: every in-step player of a stream
+ * queues the very same Buffers in a flush, so the list is joined once and the joined Buffer written to all. The
+ * first player with a list writes it as it is (a list only one player has is never copied); the second joins it
+ * for itself and everyone after. Cleared after each scheduled flush (the joins live one flush, not with the
+ * messages).
+ */
+class JoinCache {
+  readonly #parts: Buffer[][] = [];
+  readonly #joined: (Buffer | undefined)[] = [];
+  #next = 0;
+
+  /**
+   * One Buffer with `parts[0..n)` when another writer queued the same buffers in this flush (joined at the second
+   * sighting); undefined at the first (the list is remembered: write it as it is).
+   */
+  join(parts: readonly Buffer[], n: number): Buffer | undefined {
+    const cached = this.#parts;
+    outer: for (let e = 0; e < cached.length; e++) {
+      const c = cached[e] as Buffer[];
+      if (c.length !== n) continue;
+      for (let i = 0; i < n; i++) if (c[i] !== parts[i]) continue outer;
+      let joined = this.#joined[e];
+      if (joined === undefined) {
+        joined = Buffer.concat(c);
+        this.#joined[e] = joined;
+      }
+      return joined;
+    }
+    const slot = this.#next;
+    this.#next = (slot + 1) % JOIN_CACHE_ENTRIES;
+    cached[slot] = parts.slice(0, n);
+    this.#joined[slot] = undefined;
+    return undefined;
+  }
+
+  clear(): void {
+    this.#parts.length = 0;
+    this.#joined.length = 0;
+    this.#next = 0;
+  }
+}
+const JOINED = new JoinCache();
+
 class MergedWriteScheduler {
   readonly #latencyMs: number;
   #dirty: MergedWriteTarget[] = [];
@@ -57,6 +109,7 @@ class MergedWriteScheduler {
     this.#dirty = [];
     this.#scheduled = false;
     for (let i = 0; i < list.length; i++) list[i].flushMerged();
+    JOINED.clear();
   };
 
   constructor(latencyMs: number) {
@@ -97,6 +150,13 @@ export interface MergedSocketWriterOptions {
   readonly latencyMs: number;
   /** Default 'none'. */
   readonly framing?: BodyFraming;
+  /**
+   * Called after a flush when `underHighWater` said "full" since the last call and the socket took everything
+   * without asking for a 'drain' (a write that completes at once returns true: Node emits no 'drain' then). The
+   * owner resumes its queue here as it does on the socket's 'drain'; when the socket does need a 'drain', that
+   * event comes instead.
+   */
+  readonly onWritable?: () => void;
 }
 
 /**
@@ -111,14 +171,20 @@ export class MergedSocketWriter implements MergedWriteTarget {
   /** Bytes queued on the wire (framing included), and of them body bytes. */
   #pendingBytes = 0;
   #pendingBodyBytes = 0;
+  readonly #onWritable: (() => void) | undefined;
   #dirty = false;
   #closed = false;
+  /** `underHighWater` returned false: the owner waits for a 'drain' or `onWritable`. */
+  #full = false;
   #bytesWritten = 0;
+  /** Every queued buffer is a shared one (the same Buffer objects other players queue): they may be joined once. */
+  #allShared = true;
 
   constructor(socket: Writable, opts: MergedSocketWriterOptions) {
     this.#socket = socket;
     this.#scheduler = schedulerFor(Math.max(0, Math.floor(opts.latencyMs)));
     this.#framing = opts.framing ?? 'none';
+    this.#onWritable = opts.onWritable;
   }
 
   /** Bytes queued here (framing included) and not yet handed to the socket. */
@@ -133,7 +199,9 @@ export class MergedSocketWriter implements MergedWriteTarget {
 
   /** Is the socket's own buffer plus ours under `highWater` bytes? (The hub's consumer queues when not.) */
   underHighWater(highWater: number): boolean {
-    return this.#socket.writableLength + this.#pendingBytes < highWater;
+    const under = this.#socket.writableLength + this.#pendingBytes < highWater;
+    if (!under) this.#full = true;
+    return under;
   }
 
   /**
@@ -154,6 +222,7 @@ export class MergedSocketWriter implements MergedWriteTarget {
         cache?.set(bytes, wire);
       }
     }
+    if (!shared) this.#allShared = false;
     this.#pending.push(wire);
     this.#pendingBytes += wire.length;
     this.#pendingBodyBytes += bytes.length;
@@ -181,14 +250,17 @@ export class MergedSocketWriter implements MergedWriteTarget {
   }
 
   /**
-   * Write everything queued: one buffer with one write, several with one writev (cork/uncork). Called by the
-   * scheduler; safe to call any time.
+   * Write everything queued: one buffer with one write; several shared ones that other players queued too joined
+   * once for all of them (JoinCache) and written with one write; otherwise one writev (cork/uncork). Called by the scheduler; safe to
+   * call any time.
    */
   flushMerged(): void {
     this.#dirty = false;
     const n = this.#pending.length;
     if (n === 0 || this.#closed) return;
     const socket = this.#socket;
+    const allShared = this.#allShared;
+    this.#allShared = true;
     if (socket.destroyed || socket.writableEnded) {
       this.#pending = [];
       this.#pendingBytes = 0;
@@ -196,7 +268,9 @@ export class MergedSocketWriter implements MergedWriteTarget {
       return;
     }
     const pending = this.#pending;
+    const joined = n > 1 && allShared ? JOINED.join(pending, n) : undefined;
     if (n === 1) socket.write(pending[0]);
+    else if (joined !== undefined) socket.write(joined);
     else {
       socket.cork();
       for (let i = 0; i < n; i++) socket.write(pending[i]);
@@ -206,6 +280,10 @@ export class MergedSocketWriter implements MergedWriteTarget {
     pending.length = 0; // the socket holds the buffers now, not this array: reuse it
     this.#pendingBytes = 0;
     this.#pendingBodyBytes = 0;
+    if (this.#full) {
+      this.#full = false;
+      if (!socket.writableNeedDrain) this.#onWritable?.(); // else the socket's 'drain' resumes the owner
+    }
   }
 
   /**

@@ -167,6 +167,10 @@ class RtmpSession implements RtmpConnectionHandler {
   readonly #players = new Map<number, Subscriber>();
   readonly #ignored: PithyLog;
   #handshakeTimer: NodeJS.Timeout | undefined;
+  /** The socket drained (or took a flush at once, MergedSocketWriter onWritable): players' queues flow again. */
+  readonly #resumePlayers = (): void => {
+    for (const sub of this.#players.values()) sub.resume();
+  };
   /** Merged writes for players (created at the first play; SRS mw_latency). */
   #media: MergedSocketWriter | undefined;
   #corked = false;
@@ -192,9 +196,7 @@ class RtmpSession implements RtmpConnectionHandler {
     const deadlineMs = opts.handshakeTimeoutMs ?? RTMP_HANDSHAKE_TIMEOUT_MS;
     this.#handshakeTimer = setTimeout(() => this.close(`no publish or play within ${deadlineMs} ms of connecting`), deadlineMs);
     socket.on('data', (data: Buffer) => this.#onData(data));
-    socket.on('drain', () => {
-      for (const sub of this.#players.values()) sub.resume();
-    });
+    socket.on('drain', this.#resumePlayers);
     socket.on('error', (err) => this.#log.debug({ err: err.message }, 'RTMP socket error'));
     socket.on('close', () => this.close('peer closed'));
     this.#log.debug('RTMP connection');
@@ -390,11 +392,11 @@ class RtmpSession implements RtmpConnectionHandler {
     this.#players.get(streamId)?.close();
     this.#conn.playStarted(streamId, streamName);
     const conn = this.#conn;
-    const media = (this.#media ??= new MergedSocketWriter(this.#socket, { latencyMs: this.#opts.mwLatencyMs?.(key) ?? 0 }));
+    const media = (this.#media ??= new MergedSocketWriter(this.#socket, { latencyMs: this.#opts.mwLatencyMs?.(key) ?? 0, onWritable: this.#resumePlayers }));
     const target = {
       send: (msg: RtmpMessage): boolean => {
         if (this.#closed) return false;
-        media.writeMedia(conn.encodeMedia(streamId, msg));
+        media.writeMedia(conn.encodeMedia(streamId, msg), true); // the message's cached chunks, shared by its players
         return media.underHighWater(RTMP_PLAYER_HIGH_WATER);
       },
       onSourceEvent: (event: SourceEvent): void => {

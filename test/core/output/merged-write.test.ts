@@ -99,3 +99,76 @@ test('a shared buffer is framed once for every writer (the same framed Buffer); 
   assert.deepEqual(a.chunks[0], Buffer.concat([Buffer.from('12c\r\n'), tag, Buffer.from('\r\n')]));
   assert.deepEqual(c.chunks[0], Buffer.concat([Buffer.from([0x82, 0x7e, 0x01, 0x2c]), tag]), 'FIN binary, 16-bit length 300');
 });
+
+test('shared buffers queued together are joined once: the first player writes them as they are, every other in-step player one write of the same joined Buffer; a player-own buffer keeps the writev', async () => {
+  const { Writable } = await import('node:stream');
+  const sink = (): { w: InstanceType<typeof Writable>; chunks: Buffer[]; writes: number } => {
+    const s = {
+      chunks: [] as Buffer[],
+      writes: 0,
+      w: new Writable({
+        write(c: Buffer, _e, cb) { s.writes++; s.chunks.push(c); cb(); },
+        writev(list, cb) { s.writes++; for (const x of list) s.chunks.push(x.chunk as Buffer); cb(); },
+      }),
+    };
+    return s;
+  };
+  const tag1 = Buffer.alloc(100, 1);
+  const tag2 = Buffer.alloc(200, 2);
+  const [a, b, c, d] = [sink(), sink(), sink(), sink()];
+  const [wa, wb, wc, wd] = [a, b, c, d].map((x) => new MergedSocketWriter(x.w, { latencyMs: 0, framing: 'http-chunked' })) as MergedSocketWriter[];
+  wc.writeMedia(Buffer.from('own')); // e.g. a player's FLV file header
+  for (const w of [wa, wb, wc, wd]) {
+    w.writeMedia(tag1, true);
+    w.writeMedia(tag2, true);
+  }
+  await sleep(10);
+  const chunk1 = Buffer.concat([Buffer.from('64\r\n'), tag1, Buffer.from('\r\n')]);
+  const chunk2 = Buffer.concat([Buffer.from('c8\r\n'), tag2, Buffer.from('\r\n')]);
+  assert.deepEqual([a.writes, a.chunks.length], [1, 2], 'the first player: one writev of the two framed tags');
+  assert.deepEqual([b.writes, b.chunks.length], [1, 1], 'the second: one write');
+  assert.deepEqual(b.chunks[0], Buffer.concat([chunk1, chunk2]));
+  assert.equal(d.chunks[0], b.chunks[0], 'one joined Buffer for every player after the first');
+  assert.deepEqual([c.writes, c.chunks.length], [1, 3], 'not joined: it holds a buffer of its own');
+  assert.deepEqual(Buffer.concat(c.chunks), Buffer.concat([Buffer.from('3\r\nown\r\n'), chunk1, chunk2]));
+  // the next flush with the same tags in another order is joined anew, not served from the old join
+  for (const w of [wa, wb]) {
+    w.writeMedia(tag2, true);
+    w.writeMedia(tag1, true);
+  }
+  await sleep(10);
+  assert.deepEqual(b.chunks[1], Buffer.concat([chunk2, chunk1]));
+  assert.deepEqual(Buffer.concat(a.chunks.slice(2)), b.chunks[1]);
+});
+
+test('a flush the socket takes at once (no drain will come) calls onWritable after underHighWater said full; a socket that needs a drain leaves it to the drain', async () => {
+  const p = await socketPair();
+  try {
+    p.b.pause(); // the kernel still takes ~1 MB on loopback: the first write completes at once
+    let writable = 0;
+    const w = new MergedSocketWriter(p.a, { latencyMs: 0, onWritable: () => writable++ });
+    const tag = Buffer.alloc(200 * 1024, 1);
+    w.writeMedia(Buffer.alloc(600 * 1024, 1), true); // one buffer: one write
+    assert.equal(w.underHighWater(512 * 1024), false, 'full: 600 KiB queued');
+    await sleep(20);
+    assert.equal(p.a.writableNeedDrain, false, 'the socket took the flush at once');
+    assert.equal(writable, 1, 'so the owner is told here (no drain event follows)');
+    // now fill the socket until it buffers: the owner then waits for the socket's drain, not onWritable
+    for (let i = 0; i < 200 && !p.a.writableNeedDrain; i++) {
+      w.writeMedia(tag, true);
+      w.underHighWater(0);
+      await sleep(1);
+    }
+    assert.equal(p.a.writableNeedDrain, true);
+    const before = writable;
+    w.writeMedia(tag, true);
+    assert.equal(w.underHighWater(0), false);
+    await sleep(20);
+    assert.equal(writable, before, 'no onWritable while a drain is due');
+    const drained = once(p.a, 'drain');
+    p.b.resume();
+    await drained;
+  } finally {
+    p.close();
+  }
+});
