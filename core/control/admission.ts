@@ -65,6 +65,8 @@ export interface GatewayAdmissionOptions {
   readonly serverIds?: () => { readonly serverId: string; readonly serviceId: string };
   /** `cwd` of on_dvr / on_hls; default process.cwd(). */
   readonly cwd?: string;
+  /** Default ADMIT_GRACE_MS (tests shorten it). */
+  readonly admitGraceMs?: number;
 }
 
 interface Admitted {
@@ -320,13 +322,14 @@ export class GatewayAdmission implements Admission, ConnectionAdmission, Recordi
   /** Forget admitted sessions that never reached the hub (checked every ADMIT_GRACE_MS while any is remembered). */
   #scheduleSweep(): void {
     if (this.#sweepTimer !== undefined) return;
+    const graceMs = this.#opts.admitGraceMs ?? ADMIT_GRACE_MS;
     this.#sweepTimer = setTimeout(() => {
       this.#sweepTimer = undefined;
       const now = Date.now();
       const live = new Set(this.#opts.hub.clients().map((c) => entryKey(c.publish ? 'publish' : 'play', c.who.id, c.key)));
-      for (const [k, a] of this.#admitted) if (now - a.atMs > ADMIT_GRACE_MS && !live.has(k)) this.#admitted.delete(k);
+      for (const [k, a] of this.#admitted) if (now - a.atMs >= graceMs && !live.has(k)) this.#admitted.delete(k);
       if (this.#admitted.size > 0) this.#scheduleSweep();
-    }, ADMIT_GRACE_MS);
+    }, graceMs);
     this.#sweepTimer.unref();
   }
 }

@@ -25,7 +25,7 @@ const ALL_HOOKS = (base: string): string =>
   `http_hooks { enabled on; on_connect ${base}/c; on_close ${base}/c; on_publish ${base}/s; on_unpublish ${base}/s; ` +
   `on_play ${base}/p; on_stop ${base}/p; on_dvr ${base}/d; on_hls ${base}/h; timeout 2; }`;
 
-function setup(initial: string): { hub: SourceHub; admission: GatewayAdmission; setConf(body: string): void } {
+function setup(initial: string, admitGraceMs?: number): { hub: SourceHub; admission: GatewayAdmission; setConf(body: string): void } {
   let config = conf(initial);
   const hub = new SourceHub({ log: silentLog, vhost: () => ({ gopCache: true, queueLengthMs: 10_000, timeJitter: 'off' }), sourceLingerMs: 0 });
   const admission = new GatewayAdmission({
@@ -34,6 +34,7 @@ function setup(initial: string): { hub: SourceHub; admission: GatewayAdmission; 
     vhost: (name) => vhostConfig(config, name),
     serverIds: () => ({ serverId: 'vid-server', serviceId: 'svc12345' }),
     cwd: '/srv/castgate',
+    ...(admitGraceMs !== undefined ? { admitGraceMs } : {}),
   });
   return { hub, admission, setConf: (body) => (config = conf(body)) };
 }
@@ -173,5 +174,36 @@ test('on_dvr and on_hls carry the publisher and the file fields', async () => {
   assert.equal(hls?.m3u8_url, 'live/cam.m3u8');
   assert.equal(hls?.client_id, 'rtmp-11');
   p.close();
+  admission.close();
+});
+
+test('a hook slower than the vhost timeout refuses', async () => {
+  const { admission } = setup(ALL_HOOKS(hooks.base).replace('timeout 2;', 'timeout 0.3;'));
+  hooks.answer('/p', 'hang');
+  try {
+    const t0 = Date.now();
+    assert.equal(await code(admission.admit({ action: 'play', key: KEY, who: { id: 'slow-1', protocol: 'http-flv', remote: '127.0.0.1:9' } })), 'GW_ERR_HOOK_REJECTED');
+    const took = Date.now() - t0;
+    assert.ok(took >= 280 && took < 2000, `refused after ${took} ms`);
+  } finally {
+    hooks.answer('/p', ALLOW);
+    admission.close();
+  }
+});
+
+test('an admitted session that never reaches the hub is forgotten after the grace time, with no hook', async () => {
+  const { hub, admission } = setup(ALL_HOOKS(hooks.base), 100);
+  const gone = { id: 'busy-1', protocol: 'rtmp', remote: '127.0.0.1:10' };
+  const kept = { id: 'pub-2', protocol: 'rtmp', remote: '127.0.0.1:11' };
+  await admission.admit({ action: 'publish', key: KEY, who: gone });
+  await admission.admit({ action: 'publish', key: { ...KEY, stream: 'other' }, who: kept });
+  const p = hub.publish({ ...KEY, stream: 'other' }, kept);
+  assert.equal(admission.pendingSessions, 2);
+  await new Promise((r) => setTimeout(r, 350));
+  assert.equal(admission.pendingSessions, 1, 'the one publishing is kept');
+  const unpublishes = hooks.bodies('on_unpublish').length;
+  p.close();
+  await hooks.waitFor('on_unpublish', unpublishes + 1);
+  assert.equal(hooks.bodies('on_unpublish').filter((b) => b.client_id === 'busy-1').length, 0);
   admission.close();
 });
