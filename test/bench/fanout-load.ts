@@ -8,6 +8,7 @@
  *   close-delimited body) parsed without allocation: chunk sizes (RFC 9112 §7.1) and FLV tag headers (FLV 10.1
  *   E.4.1: TagType, DataSize, Timestamp + TimestampExtended) — the video timestamps give the media rate (how fast
  *   the player's media time advances against wall time: 1.0 = real time) and the first keyframe the join time;
+ *   any other path (.ts) is the same without the FLV parsing (bytes only, join at the first body byte);
  * - RTMP: simple handshake (C0 C1, C2 echo of S1), connect / createStream / play in one write as ffmpeg does,
  *   then socket bytes are counted (no chunk parsing: the rate judges it).
  * Reads go to one buffer per process (`onread`), so a read costs no allocation.
@@ -105,7 +106,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     const join = all.flatMap((r) => r.join).sort((a, b) => a - b);
     const errors: Record<string, number> = {};
     for (const r of all) for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
-    const isFlv = opts.url.startsWith('http');
+    const isFlv = opts.url.startsWith('http') && new URL(opts.url).pathname.endsWith('.flv');
     let behind = 0;
     for (let i = 0; i < kbps.length; i++) if ((kbps[i] as number) < opts.expectKbps * 0.9) behind++;
     const slow = isFlv ? rate.filter((r) => r < 0.9).length : 0;
@@ -138,6 +139,8 @@ class Player {
   winBytes = 0;
   joinMs = -1;
   error = '';
+  /** The body is FLV (tag headers parsed); false for other formats (.ts: bytes only). */
+  flv = true;
   // HTTP response head
   head = '';
   inBody = false;
@@ -163,6 +166,10 @@ class Player {
 
 /** Feed body bytes `b[from..to)` to the FLV tag header parser. */
 function flvBytes(p: Player, b: Buffer, from: number, to: number): void {
+  if (!p.flv) {
+    if (p.joinMs < 0 && to > from) p.joinMs = performance.now() - p.t0; // other formats: the first body byte
+    return;
+  }
   let i = from;
   while (i < to) {
     if (p.fSkip > 0) {
@@ -332,6 +339,7 @@ function startWorker(): void {
     const request = Buffer.from(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: castgate-fanout-load\r\nAccept: */*\r\n\r\n`, 'latin1');
     for (let k = 0; k < n; k++) {
       const p = new Player();
+      p.flv = isRtmp || u.pathname.endsWith('.flv');
       players.push(p);
       p.t0 = performance.now();
       const socket = connect({

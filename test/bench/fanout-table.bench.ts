@@ -233,10 +233,10 @@ async function transit(kind: ServerKind, n: number): Promise<TransitFigures> {
     const probeDone = new Promise((ok) => probe.once('exit', ok));
     await sleep(1500);
     let win: Window | undefined;
-    const loadP = runLoad({ url: `http://127.0.0.1:${server.httpPort}/live/lat.flv`, clients: n, rampMs, warmupS: WARMUP, seconds: probeS + 3, expectKbps: FIXTURE_KBPS });
+    const loadP = runLoad({ url: `http://127.0.0.1:${server.httpPort}/live/lat.flv`, clients: n, rampMs, warmupS: WARMUP, seconds: probeS - 2, expectKbps: FIXTURE_KBPS });
     const measureP = (async () => {
       await sleep(rampMs + WARMUP * 1000 + 3000);
-      win = await measure(server.pid, probeS - 2);
+      win = await measure(server.pid, probeS - 4);
     })();
     const load = await loadP;
     await measureP;
