@@ -217,6 +217,7 @@ export async function startGateway(initial: Config, log: Logger): Promise<Gatewa
         admission,
         hlsPlay: (req, vhost, path, search) => hls.admitPlaylist(req, vhost, path, search),
         hlsServed: (req, path, bytes) => hls.segmentServed(req, path, bytes),
+        hlsSegmentAllowed: (req, vhost) => admission.securityAllows(vhost, 'play', req.socket.remoteAddress),
       });
       await http.start();
     }

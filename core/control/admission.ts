@@ -123,6 +123,21 @@ export class GatewayAdmission implements Admission, ConnectionAdmission, Recordi
   }
 
   /**
+   * The vhost's `security` alone, synchronously, for requests that are no session of their own (HLS segments:
+   * SRS gates only the playlist; castgate also refuses a segment to an address security denies, so a denied
+   * viewer cannot fetch media by guessing segment names). Logged once per refusal at debug level.
+   * @param remote the client's `ip[:port]` (or a bare IP as `socket.remoteAddress` gives it).
+   */
+  securityAllows(vhost: string, action: AdmissionRequest['action'], remote: string | undefined): boolean {
+    const v = this.#opts.vhost(vhost);
+    if (v === undefined) return true;
+    const ip = clientIp(remote);
+    const decision = checkSecurity(v.security, action, ip);
+    if (!decision.allowed) this.#log.debug({ vhost, action, ip }, `security: ${decision.reason}`);
+    return decision.allowed;
+  }
+
+  /**
    * Security, then on_publish / on_play. Resolves when allowed.
    * @throws GatewayError (rejects) GW_ERR_SECURITY_DENIED, GW_ERR_HOOK_REJECTED.
    */

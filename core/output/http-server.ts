@@ -85,6 +85,11 @@ export interface HttpServerOptions {
   hlsPlay?: (req: IncomingMessage, vhost: string, path: string, search: string) => Promise<void> | undefined;
   /** An HLS segment answered with `bytes` bytes (keeps its viewer's session alive, counts its bytes). */
   hlsServed?: (req: IncomingMessage, path: string, bytes: number) => void;
+  /**
+   * Whether the client of an HLS segment request (`.ts`, `.m4s`, `.mp4`, `.aac` on a vhost with HLS) may play:
+   * the vhost's `security` only, no hook (GatewayAdmission.securityAllows). false answers 403. Default: allowed.
+   */
+  hlsSegmentAllowed?: (req: IncomingMessage, vhost: string) => boolean;
 }
 
 /** A request path matched by a live mount. */
@@ -228,7 +233,12 @@ export class HttpServer {
 
   /** LL-HLS from memory, HLS files under hls_path, then live mounts and static files. */
   #serveHlsOrRoute(req: IncomingMessage, res: ServerResponse, vhost: string, path: string, url: URL): void {
-    if (this.#opts.hlsServed !== undefined && /\.(ts|m4s|mp4|aac)$/.test(path)) {
+    const segment = /\.(ts|m4s|mp4|aac)$/.test(path);
+    if (segment && this.#opts.hlsSegmentAllowed !== undefined && this.#opts.hlsRoot?.(vhost) !== undefined && !this.#opts.hlsSegmentAllowed(req, vhost)) {
+      res.writeHead(403, { 'Content-Type': 'text/plain' }).end('Forbidden\n');
+      return;
+    }
+    if (segment && this.#opts.hlsServed !== undefined) {
       const served = this.#opts.hlsServed;
       res.once('finish', () => served(req, path, Number(res.getHeader('content-length') ?? 0)));
     }

@@ -10,7 +10,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,7 @@ vhost __defaultVhost__ {
 vhost sec.test {
     http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
     security { enabled on; deny play 127.0.0.1; allow play all; allow publish ::1; }
+    hls { enabled on; hls_fragment 1; hls_window 4; hls_path ${dir}/hls-sec; hls_dispose 0; }
 }
 `;
   const file = join(dir, 'hooks.conf');
@@ -249,6 +250,18 @@ test('security over 127.0.0.1 and ::1: allow publish ::1 only; deny play 127.0.0
     assert.equal(v6.body.subarray(0, 3).toString('latin1'), 'FLV');
     assert.equal(await upgradeStatus('127.0.0.1', httpPort, '/live/s2.flv?vhost=sec.test'), 403);
     assert.equal(await upgradeStatus('::1', httpPort, '/live/s2.flv?vhost=sec.test'), 101);
+    // HLS: the playlist and (security only, no hook) every segment are refused to 127.0.0.1, served to ::1.
+    const playlistFile = join(dir, 'hls-sec', 'live', 's2.m3u8');
+    await waitFor(() => existsSync(playlistFile), 10_000);
+    const segment = readFileSync(playlistFile, 'utf8').split('\n').find((l) => l.endsWith('.ts'));
+    assert.ok(segment !== undefined, 'the playlist names a segment');
+    assert.equal((await get(`http://127.0.0.1:${httpPort}/live/s2.m3u8?vhost=sec.test`)).status, 403);
+    assert.equal((await get(`http://[::1]:${httpPort}/live/s2.m3u8?vhost=sec.test`)).status, 200);
+    const segPath = `/live/${segment.split('/').pop() as string}?vhost=sec.test`;
+    assert.equal((await get(`http://127.0.0.1:${httpPort}${segPath}`)).status, 403, 'a denied address gets no segment');
+    const seg6 = await get(`http://[::1]:${httpPort}${segPath}`);
+    assert.equal(seg6.status, 200);
+    assert.equal(seg6.body[0], 0x47, 'an MPEG-TS segment');
   } finally {
     await pub.stop();
   }
