@@ -270,7 +270,9 @@ export class MpegtsUdpCaster implements Caster {
           session.log.info({ previous, next }, 'TS codecs changed; republishing');
           session.publisher.close('codec change');
           session.publisher = undefined;
-          this.#publish(session);
+          // A new publish: the hook server got on_unpublish for the old one, so it is asked (on_publish) again and
+          // the new publish gets its own on_unpublish. The rest of this datagram is held for a quick answer.
+          this.#admit(session);
         },
       }),
       demuxer: undefined as unknown as TsDemuxer,

@@ -167,3 +167,33 @@ test('a refused sender neither displaces nor blocks another: the second is asked
     await h.stop();
   }
 });
+
+test('a codec change mid-stream republishes through admission again (a new on_publish for the new publish)', { timeout: 20_000 }, async () => {
+  const admission = controlledAdmission('allow');
+  const h = await start(admission);
+  const socket = createSocket('udp4');
+  await new Promise<void>((ok) => socket.bind(0, '127.0.0.1', ok));
+  const send = async (datagrams: readonly Buffer[]): Promise<void> => {
+    for (let i = 0; i < datagrams.length; i++) {
+      await new Promise<void>((ok) => socket.send(datagrams[i]!, h.caster.port, '127.0.0.1', () => ok()));
+      if (i % 8 === 7) await sleep(5);
+    }
+  };
+  const hevc = readFileSync(fixture('ts/demux-h265-1s.ts'));
+  const hevcDatagrams: Buffer[] = [];
+  for (let i = 0; i < hevc.length; i += 7 * 188) hevcDatagrams.push(hevc.subarray(i, Math.min(i + 7 * 188, hevc.length)));
+  try {
+    await send(DATAGRAMS.slice(0, 120));
+    await waitFor(() => (h.hub.published.get(KEY_STRING) ?? []).some((m) => m.kind === 'keyframe'), 5000, 5);
+    assert.equal(admission.asked.length, 1);
+    await send(hevcDatagrams);
+    await waitFor(() => h.hub.events.filter((e) => e.startsWith('publish ')).length === 2, 5000, 5);
+    assert.equal(admission.asked.length, 2, 'the republish after the codec change was admitted again');
+    assert.equal(admission.asked[1]?.who.id, admission.asked[0]?.who.id, 'same sender session');
+    const events = h.hub.events.map((e) => e.split(' ')[0]);
+    assert.deepEqual(events.slice(0, 3), ['publish', 'unpublish', 'publish'], h.hub.events.join(', '));
+  } finally {
+    socket.close();
+    await h.stop();
+  }
+});
