@@ -116,7 +116,7 @@ export function casterViews(stats: readonly CasterStatsView[], rates: RateBook, 
     listen: s.listen,
     state: 'listening',
     sessions: casterSessions(s, index).map((q) => {
-      const k = rates.kbps(`x:${index}:${q.key}`, nowMs, q.rateBytes, 0, undefined);
+      const k = rates.kbps(casterRateKey(s, q.key), nowMs, q.rateBytes, 0, undefined);
       const { key: _key, rateBytes: _bytes, ...json } = q;
       return { ...json, kbps: k.recv };
     }),
@@ -127,8 +127,16 @@ export function casterViews(stats: readonly CasterStatsView[], rates: RateBook, 
 /** Sample each caster session's input bytes (for kbps); called at each statistics round. */
 export function sampleCasterRates(stats: readonly CasterStatsView[], rates: RateBook, nowMs: number): void {
   stats.forEach((s, index) => {
-    for (const q of casterSessions(s, index)) rates.sample(`x:${index}:${q.key}`, nowMs, q.rateBytes, 0, undefined);
+    for (const q of casterSessions(s, index)) rates.sample(casterRateKey(s, q.key), nowMs, q.rateBytes, 0, undefined);
   });
+}
+
+/**
+ * A caster session's key in the rate book: by the caster's type and port, not its position in the list, so a
+ * reload that removes an earlier caster does not restart the 30 s windows of the ones after it.
+ */
+function casterRateKey(s: CasterStatsView, sessionKey: string): string {
+  return `x:${s.caster}:${s.listen}:${sessionKey}`;
 }
 
 type SessionQos = Omit<CasterSessionJson, 'kbps'> & { readonly key: string; readonly rateBytes: number };

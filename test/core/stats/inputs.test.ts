@@ -58,6 +58,17 @@ test('session kbps from the sampled input bytes (10 s of 125 000 B/s: 1000 kbit/
   assert.equal(casterViews([later], rates, 10_000)[0]?.sessions[0]?.kbps, 1000);
 });
 
+test('a session\'s kbps window survives a reload that removes an earlier caster (keyed by caster and port, not position)', () => {
+  const rates = new RateBook();
+  sampleCasterRates([RTSP, UDP], rates, 0);
+  rates.sweep();
+  const later = { ...UDP, bytes: (UDP.bytes as number) + 1_250_000 };
+  // The RTSP caster was removed by a reload: the UDP caster is now first in the list.
+  sampleCasterRates([later], rates, 10_000);
+  rates.sweep();
+  assert.equal(casterViews([later], rates, 10_000)[0]?.sessions[0]?.kbps, 1000);
+});
+
 test('ingesters: ffmpeg engine state, pid, restarts, uptime, fps, speed; native loops; the publishing client', () => {
   const ffmpeg = {
     mode: 'ffmpeg-pipe', stream: '__defaultVhost__/live/cam', publishing: true, messages: 10, decodeErrors: 0,
