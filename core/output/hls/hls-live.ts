@@ -1,24 +1,42 @@
 /**
- * Low-Latency HLS in memory (RFC 8216bis 4.4.3.7-4.4.5.3, 6.2.5.2 "Blocking Playlist Reload", 6.2.6 preload
- * hints): one stream's init segments, complete segments of the window, the parts of the last segments, and the
- * playlist text, served without touching the disk.
+ * Low-Latency HLS in memory (RFC 8216bis 4.4.3.7-4.4.5.3, 6.2.5.1 "Playlist Delta Updates", 6.2.5.2 "Blocking
+ * Playlist Reload", 6.2.6 preload hints): one stream's init segments, complete segments of the window, the parts of
+ * the last segments, and the playlist text, served without touching the disk.
  *
  * - A playlist request with `_HLS_msn=M` (and `_HLS_part=P`) is held until segment M is complete (or part P of
- *   segment M exists, or a later segment started), then answered; M more than two segments ahead of the last one
- *   is answered 400 at once; nothing arrives within three target durations → the current playlist.
+ *   segment M exists, or a later segment started), then answered. Answered 400 at once (6.2.5.2): M beyond the last
+ *   complete segment + 2 (the open segment + 1), P beyond the last part by the Advance Part Limit (3 s of parts),
+ *   `_HLS_part` without `_HLS_msn`. Nothing within three target durations → 503 (6.2.5.2).
+ * - `_HLS_skip=YES` (or `v2`: there are no date ranges) while the playlist advertises CAN-SKIP-UNTIL → a Playlist
+ *   Delta Update: the segments further than the Skip Boundary (6 × EXT-X-TARGETDURATION) from the end of the last
+ *   complete segment are replaced by EXT-X-SKIP. CAN-SKIP-UNTIL is advertised only while at least one segment is
+ *   that old (a window shorter than the boundary never advertises it); otherwise, and once the stream ended,
+ *   `_HLS_skip` is ignored (6.2.5.1). Combined with `_HLS_msn`, the delta is made when the wait ends.
  * - A request for the hinted part (EXT-X-PRELOAD-HINT, not produced yet) is held until it exists; if its segment
  *   ends before it, or within three target durations it does not come, 404.
  * - Parts are listed for the open segment and the two segments before it (RFC 8216bis: parts older than three
  *   target durations are removed); complete segments in the window stay available as whole files.
  * Bounded: what the window holds (hls_window) plus the open segment; waiters are bounded by the request count the
- * HTTP server allows and each has a timer.
+ * HTTP server allows and each has a timer. The delta text is made at most once per playlist update, on demand.
  */
-import { writeMediaPlaylist, type PlaylistPart, type PlaylistSegment } from './m3u8.ts';
+import {
+  skippableSegments,
+  SKIP_BOUNDARY_TARGET_DURATIONS,
+  targetDurationSeconds,
+  writeMediaPlaylist,
+  type MediaPlaylist,
+  type PlaylistPart,
+  type PlaylistSegment,
+} from './m3u8.ts';
 
 /** Parts are listed for this many segments: the open one and the two before it (hls-parser checks the same). */
 const SEGMENTS_WITH_PARTS = 2;
-/** A blocked request waits at most this many target durations (RFC 8216bis 6.2.5.2: three). */
+/** A blocked request waits at most this many target durations (RFC 8216bis 6.2.5.2: three), then 503. */
 const BLOCK_TARGET_DURATIONS = 3;
+/** PART-HOLD-BACK in part targets (RFC 8216bis 4.4.3.8: at least 2, 3 recommended). */
+const PART_HOLD_BACK_PARTS = 3;
+/** The Advance Part Limit covers this much time (RFC 8216bis 6.2.5.2: 3 / PART-TARGET parts, 3 when ≥ 1 s). */
+const ADVANCE_PART_LIMIT_MS = 3000;
 
 export interface HlsLivePart extends PlaylistPart {
   readonly bytes: Buffer;
@@ -55,8 +73,17 @@ export interface HlsLiveOptions {
 
 /** What a request for a path of this stream gets. */
 export type HlsLiveAnswer =
-  | { readonly status: 200; readonly kind: 'playlist' | 'init' | 'segment'; readonly body: Buffer | string }
-  | { readonly status: 400 | 404 };
+  | {
+    readonly status: 200;
+    readonly kind: 'playlist' | 'init' | 'segment';
+    readonly body: Buffer | string;
+    /**
+     * A playlist answering a blocking request (`_HLS_msn`) of a live stream: the seconds a cache may keep it (it
+     * lists what that URL asked for, RFC 8216bis 6.2.5.2). Undefined: the playlist changes at every part.
+     */
+    readonly maxAgeS?: number;
+  }
+  | { readonly status: 400 | 404 | 503 };
 
 interface Waiter {
   readonly check: () => HlsLiveAnswer | undefined;
@@ -74,6 +101,11 @@ export class HlsLivePlaylist {
   #discontinuitySequence = 0;
   #ended = false;
   #text = '';
+  /** What `#text` was written from, and its Playlist Delta Update (made on demand, once per update). */
+  #params: MediaPlaylist | undefined;
+  #skippable = 0;
+  #deltaText: string | undefined;
+  #targetDurationS = 1;
   readonly #waiters = new Set<Waiter>();
 
   constructor(opts: HlsLiveOptions) {
@@ -168,32 +200,69 @@ export class HlsLivePlaylist {
 
   #playlist(query: URLSearchParams): HlsLiveAnswer | Promise<HlsLiveAnswer> {
     const msnText = query.get('_HLS_msn');
-    const now = (): HlsLiveAnswer => ({ status: 200, kind: 'playlist', body: this.#text });
+    const partText = query.get('_HLS_part');
+    const skipText = query.get('_HLS_skip');
+    const delta = skipText === 'YES' || skipText === 'v2';
+    if (msnText === null && partText !== null && !this.#ended) return { status: 400 }; // RFC 8216bis 6.2.5.2
+    const now = (): HlsLiveAnswer => ({ status: 200, kind: 'playlist', body: delta ? this.#delta() : this.#text });
     if (msnText === null || this.#ended) return now();
     const msn = Number(msnText);
-    const partText = query.get('_HLS_part');
     const part = partText === null ? undefined : Number(partText);
     if (!Number.isSafeInteger(msn) || msn < 0 || (part !== undefined && (!Number.isSafeInteger(part) || part < 0))) return { status: 400 };
-    if (msn > this.lastSequence + 2) return { status: 400 }; // RFC 8216bis 6.2.5.2
+    if (this.#tooFarAhead(msn, part)) return { status: 400 };
     const ready = (): boolean => {
+      let m = msn;
+      let p = part;
+      // 6.2.5.2: a part index past the last part of a complete segment is part 0 of the next one
+      const parent = p === undefined ? undefined : this.#segments.find((s) => s.sequence === m);
+      if (p !== undefined && parent !== undefined && p >= parent.parts.length) {
+        m += 1;
+        p = 0;
+      }
+      if (this.#segments.some((s) => s.sequence >= m)) return true;
       const open = this.#open;
-      if (this.#segments.some((s) => s.sequence >= msn)) return true;
-      if (open === undefined || part === undefined) return false;
-      return open.sequence > msn || (open.sequence === msn && open.parts.length > part);
+      if (open === undefined || p === undefined) return false;
+      return open.sequence > m || (open.sequence === m && open.parts.length > p);
     };
-    const check = (): HlsLiveAnswer | undefined => (ready() || this.#ended ? now() : undefined);
-    return check() ?? this.#block(check, now());
+    const blocked = (): HlsLiveAnswer => {
+      const a = now();
+      return this.#ended ? a : { ...a, maxAgeS: this.#targetDurationS } as HlsLiveAnswer;
+    };
+    const check = (): HlsLiveAnswer | undefined => (ready() || this.#ended ? blocked() : undefined);
+    return check() ?? this.#block(check, { status: 503 });
+  }
+
+  /**
+   * RFC 8216bis 6.2.5.2: `_HLS_msn` greater than the last (complete) Media Segment + 2, or `_HLS_part` beyond the
+   * last Partial Segment by the Advance Part Limit (parts of a later segment counted from its start, at least).
+   */
+  #tooFarAhead(msn: number, part: number | undefined): boolean {
+    const open = this.#open;
+    const lastComplete = this.#segments[this.#segments.length - 1]?.sequence ?? (open === undefined ? -1 : open.sequence - 1);
+    if (msn > lastComplete + 2) return true;
+    if (part === undefined || open === undefined) return false;
+    const limit = this.#opts.partTargetMs < 1000 ? Math.floor(ADVANCE_PART_LIMIT_MS / this.#opts.partTargetMs) : 3;
+    if (msn === open.sequence) return part - (open.parts.length - 1) > limit;
+    return msn > open.sequence && part + 1 > limit;
+  }
+
+  /** The Playlist Delta Update of the current playlist; the full text when it does not advertise CAN-SKIP-UNTIL. */
+  #delta(): string {
+    const params = this.#params;
+    if (params === undefined || this.#skippable === 0 || this.#ended) return this.#text;
+    this.#deltaText ??= writeMediaPlaylist({ ...params, skippedSegments: this.#skippable });
+    return this.#deltaText;
   }
 
   #block(check: () => HlsLiveAnswer | undefined, onTimeout: HlsLiveAnswer): Promise<HlsLiveAnswer> {
     const first = check();
     if (first !== undefined) return Promise.resolve(first);
-    const timeoutMs = BLOCK_TARGET_DURATIONS * Math.max(this.#opts.targetDurationFloorMs, 1000);
+    const timeoutMs = BLOCK_TARGET_DURATIONS * this.#targetDurationS * 1000;
     return new Promise((resolve) => {
       const w: Waiter = {
         check,
         done: resolve,
-        timer: setTimeout(() => this.#settle(w, check() ?? (onTimeout.status === 200 ? { status: 200, kind: 'playlist', body: this.#text } : onTimeout)), timeoutMs),
+        timer: setTimeout(() => this.#settle(w, check() ?? onTimeout), timeoutMs),
       };
       w.timer.unref(); // a held request never keeps a stopping gateway alive
       this.#waiters.add(w);
@@ -217,7 +286,10 @@ export class HlsLivePlaylist {
       ...(i >= n - SEGMENTS_WITH_PARTS ? { parts: s.parts } : {}),
     }));
     const open = this.#open;
-    this.#text = writeMediaPlaylist({
+    this.#targetDurationS = targetDurationSeconds(segments, this.#opts.targetDurationFloorMs);
+    const skipBoundaryMs = SKIP_BOUNDARY_TARGET_DURATIONS * this.#targetDurationS * 1000;
+    this.#skippable = this.#ended ? 0 : skippableSegments(segments, skipBoundaryMs);
+    this.#params = {
       mediaSequence: this.#segments[0]?.sequence ?? open?.sequence ?? 0,
       discontinuitySequence: this.#discontinuitySequence,
       segments,
@@ -226,13 +298,16 @@ export class HlsLivePlaylist {
       endList: this.#ended,
       lowLatency: {
         partTargetMs: this.#opts.partTargetMs,
-        partHoldBackMs: 3 * this.#opts.partTargetMs,
+        partHoldBackMs: PART_HOLD_BACK_PARTS * this.#opts.partTargetMs,
+        ...(this.#skippable > 0 ? { canSkipUntilMs: skipBoundaryMs } : {}),
         ...(open !== undefined ? {
           open: { discontinuity: open.discontinuity, mapUri: open.mapUri, programDateTimeMs: open.programDateTimeMs, parts: open.parts },
           preloadHintUri: this.#opts.partUri(open.uri, open.parts.length),
         } : {}),
       },
-    });
+    };
+    this.#text = writeMediaPlaylist(this.#params);
+    this.#deltaText = undefined;
     for (const w of [...this.#waiters]) {
       const a = w.check();
       if (a !== undefined) this.#settle(w, a);

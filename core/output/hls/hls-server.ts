@@ -5,8 +5,8 @@
  * gets a new one, which starts its file work after the old one's (its dispose) has finished.
  *
  * Low-Latency HLS muxers (hls_ll on) keep their files in memory: `serveLive` answers the HTTP requests for them
- * (playlist with `_HLS_msn`/`_HLS_part` blocking reload, init segments, segments, parts, the preload-hinted part),
- * at the same URL paths files under hls_path would have.
+ * (playlist with `_HLS_msn`/`_HLS_part` blocking reload and `_HLS_skip` delta updates, init segments, segments,
+ * parts, the preload-hinted part), at the same URL paths files under hls_path would have.
  *
  * Config reload (`reload`): `hls { enabled on; }` newly on starts muxers on the streams published now, `enabled off`
  * ends theirs (last segment and playlist written); a new `hls_window` applies to running muxers from their next
@@ -202,8 +202,10 @@ export class HlsServer {
 
   /**
    * Answer a request for an LL-HLS file of `vhost` (`path`: the decoded URL path, `query`: its query), if one of
-   * its in-memory streams has it: GET/HEAD, CORS, `Cache-Control: no-cache` on playlists; a blocking request is
-   * answered when ready (or dropped if the client left).
+   * its in-memory streams has it: GET/HEAD, CORS; a blocking request (`_HLS_msn`/`_HLS_part`) is answered when
+   * ready (or dropped if the client left), 400 too far ahead, 503 after three target durations; `_HLS_skip=YES`/`v2`
+   * gets the Playlist Delta Update (hls-live.ts). Cache-Control: `no-cache` on playlists and errors, `max-age` of
+   * one target duration on a blocking request's playlist (that URL names a part it lists), 60 s on media.
    * @returns false, without touching `res`, when no LL-HLS stream of the vhost has that path.
    */
   serveLive(req: IncomingMessage, res: ServerResponse, vhost: string, path: string, query: URLSearchParams): boolean {
@@ -244,7 +246,7 @@ const LIVE_CONTENT_TYPES = { playlist: HLS_PLAYLIST_CONTENT_TYPE, init: HLS_INIT
 function sendLive(req: IncomingMessage, res: ServerResponse, a: HlsLiveAnswer): void {
   if (res.destroyed || res.headersSent) return;
   if (a.status !== 200) {
-    res.writeHead(a.status, { 'Access-Control-Allow-Origin': '*', 'Content-Length': '0' }).end();
+    res.writeHead(a.status, { 'Access-Control-Allow-Origin': '*', 'Content-Length': '0', 'Cache-Control': 'no-cache' }).end();
     return;
   }
   const body = typeof a.body === 'string' ? Buffer.from(a.body) : a.body;
@@ -252,7 +254,7 @@ function sendLive(req: IncomingMessage, res: ServerResponse, a: HlsLiveAnswer): 
     'Access-Control-Allow-Origin': '*',
     'Content-Type': LIVE_CONTENT_TYPES[a.kind],
     'Content-Length': String(body.length),
-    'Cache-Control': a.kind === 'playlist' ? 'no-cache' : 'max-age=60',
+    'Cache-Control': a.kind !== 'playlist' ? 'max-age=60' : a.maxAgeS !== undefined ? `max-age=${a.maxAgeS}` : 'no-cache',
   });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

@@ -3,7 +3,8 @@
  * 4.3.2.3 EXT-X-DISCONTINUITY, 4.3.2.5 EXT-X-MAP, 4.3.2.6 EXT-X-PROGRAM-DATE-TIME, 4.3.3.1 EXT-X-TARGETDURATION,
  * 4.3.3.2 EXT-X-MEDIA-SEQUENCE, 4.3.3.3 EXT-X-DISCONTINUITY-SEQUENCE, 4.3.3.4 EXT-X-ENDLIST) and the Low-Latency
  * HLS tags of RFC 8216bis (4.4.3.7 EXT-X-PART-INF, 4.4.3.8 EXT-X-SERVER-CONTROL, 4.4.4.9 EXT-X-PART,
- * 4.4.5.3 EXT-X-PRELOAD-HINT). Pure: values in, playlist text out.
+ * 4.4.5.2 EXT-X-SKIP, 4.4.5.3 EXT-X-PRELOAD-HINT), with the Playlist Delta Update of 6.2.5.1. Pure: values in,
+ * playlist text out.
  * SRS SrsHlsMuxer::_refresh_m3u8, with TARGETDURATION = ceil(max(longest EXTINF, hls_fragment × hls_td_ratio)).
  */
 import { ErrorCode, GatewayError } from '../../errors.ts';
@@ -12,6 +13,10 @@ import { ErrorCode, GatewayError } from '../../errors.ts';
 export const HLS_PLAYLIST_VERSION = 3;
 /** EXT-X-VERSION 6: EXT-X-MAP in a playlist that is not I-frames only (RFC 8216 section 7). */
 export const HLS_FMP4_PLAYLIST_VERSION = 6;
+/** EXT-X-VERSION 9: the least for a playlist holding EXT-X-SKIP (RFC 8216bis section 8). */
+export const HLS_DELTA_PLAYLIST_VERSION = 9;
+/** The Skip Boundary (CAN-SKIP-UNTIL) is at least this many target durations (RFC 8216bis 4.4.3.8). */
+export const SKIP_BOUNDARY_TARGET_DURATIONS = 6;
 
 /** A Partial Segment (EXT-X-PART). */
 export interface PlaylistPart {
@@ -43,6 +48,11 @@ export interface LowLatencyPlaylist {
   readonly partTargetMs: number;
   /** PART-HOLD-BACK, ms (at least 2 × PART-TARGET; 3 × recommended). */
   readonly partHoldBackMs: number;
+  /**
+   * CAN-SKIP-UNTIL, ms: the Skip Boundary, when the server answers `_HLS_skip=YES` with a Playlist Delta Update
+   * (at least 6 × EXT-X-TARGETDURATION, RFC 8216bis 4.4.3.8). Not written when undefined.
+   */
+  readonly canSkipUntilMs?: number;
   /** The segment being written: its parts so far (after the complete segments). */
   readonly open?: Omit<PlaylistSegment, 'uri' | 'durationMs'>;
   /** EXT-X-PRELOAD-HINT TYPE=PART: the URI of the next part. */
@@ -65,6 +75,13 @@ export interface MediaPlaylist {
   readonly version?: number;
   /** LL-HLS tags (CAN-BLOCK-RELOAD=YES: the server answers `_HLS_msn`/`_HLS_part`). */
   readonly lowLatency?: LowLatencyPlaylist;
+  /**
+   * Playlist Delta Update (RFC 8216bis 6.2.5.1): the first `skippedSegments` of `segments` and their tags are
+   * replaced by `EXT-X-SKIP:SKIPPED-SEGMENTS=n` (EXT-X-VERSION at least 9). EXT-X-MEDIA-SEQUENCE and
+   * EXT-X-DISCONTINUITY-SEQUENCE stay those of the full playlist (they number its first, skipped, segment); the
+   * EXT-X-MAP in effect is written again before the first segment listed. Default 0: the full playlist.
+   */
+  readonly skippedSegments?: number;
 }
 
 const ms3 = (ms: number): string => (Math.round(ms) / 1000).toFixed(3);
@@ -85,6 +102,20 @@ export function targetDurationSeconds(segments: readonly PlaylistSegment[], floo
   return Math.max(1, Math.ceil(maxMs / 1000));
 }
 
+/**
+ * How many of the oldest segments a Playlist Delta Update replaces by EXT-X-SKIP (RFC 8216bis 6.2.5.1: those
+ * further from the end of the last segment than the Skip Boundary): segment i is skipped when the segments after
+ * it last at least `skipBoundaryMs` (durations rounded to ms, as EXTINF writes them). 0 when none is that old.
+ */
+export function skippableSegments(segments: readonly Pick<PlaylistSegment, 'durationMs'>[], skipBoundaryMs: number): number {
+  let after = 0;
+  for (let i = segments.length - 1; i >= 0; i--) {
+    if (after >= skipBoundaryMs) return i + 1;
+    after += Math.round(segments[i]?.durationMs ?? 0);
+  }
+  return 0;
+}
+
 function checkUri(uri: string): void {
   if (uri === '' || /[\r\n"]/.test(uri)) {
     throw new GatewayError(ErrorCode.CasterOutput, `invalid HLS segment URI ${JSON.stringify(uri)}`);
@@ -93,8 +124,8 @@ function checkUri(uri: string): void {
 
 /**
  * Writes a live (or ended) media playlist.
- * @throws GatewayError(CasterOutput) for a negative/non-finite duration or sequence, or a URI that is empty or
- *   holds a line break (it would corrupt the playlist).
+ * @throws GatewayError(CasterOutput) for a negative/non-finite duration or sequence, a URI that is empty or
+ *   holds a line break (it would corrupt the playlist), or `skippedSegments` not an integer in 0..segments.length.
  */
 export function writeMediaPlaylist(p: MediaPlaylist): string {
   if (!Number.isSafeInteger(p.mediaSequence) || p.mediaSequence < 0) {
@@ -104,19 +135,26 @@ export function writeMediaPlaylist(p: MediaPlaylist): string {
   if (!Number.isSafeInteger(discontinuitySequence) || discontinuitySequence < 0) {
     throw new GatewayError(ErrorCode.CasterOutput, `invalid EXT-X-DISCONTINUITY-SEQUENCE ${discontinuitySequence}`);
   }
+  const skipped = p.skippedSegments ?? 0;
+  if (!Number.isSafeInteger(skipped) || skipped < 0 || skipped > p.segments.length) {
+    throw new GatewayError(ErrorCode.CasterOutput, `invalid EXT-X-SKIP SKIPPED-SEGMENTS ${skipped} of ${p.segments.length} segments`);
+  }
   const ll = p.lowLatency;
   const hasMap = p.segments.some((x) => x.mapUri !== undefined) || ll?.open?.mapUri !== undefined;
+  const version = p.version ?? (hasMap ? HLS_FMP4_PLAYLIST_VERSION : HLS_PLAYLIST_VERSION);
   const lines = [
     '#EXTM3U',
-    `#EXT-X-VERSION:${p.version ?? (hasMap ? HLS_FMP4_PLAYLIST_VERSION : HLS_PLAYLIST_VERSION)}`,
+    `#EXT-X-VERSION:${skipped > 0 ? Math.max(version, HLS_DELTA_PLAYLIST_VERSION) : version}`,
     `#EXT-X-MEDIA-SEQUENCE:${p.mediaSequence}`,
   ];
   if (discontinuitySequence > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuitySequence}`);
   lines.push(`#EXT-X-TARGETDURATION:${targetDurationSeconds(p.segments, p.targetDurationFloorMs ?? 0)}`);
   if (ll !== undefined) {
-    lines.push(`#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=${ms3(ll.partHoldBackMs)}`);
+    const skipUntil = ll.canSkipUntilMs === undefined ? '' : `,CAN-SKIP-UNTIL=${ms3(ll.canSkipUntilMs)}`;
+    lines.push(`#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES${skipUntil},PART-HOLD-BACK=${ms3(ll.partHoldBackMs)}`);
     lines.push(`#EXT-X-PART-INF:PART-TARGET=${ms3(ll.partTargetMs)}`);
   }
+  if (skipped > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skipped}`);
   const prefix = p.entryPrefix ?? '';
   let map: string | undefined;
   const segmentTags = (s: Omit<PlaylistSegment, 'uri' | 'durationMs'>): void => {
@@ -132,11 +170,12 @@ export function writeMediaPlaylist(p: MediaPlaylist): string {
       lines.push(`#EXT-X-PART:DURATION=${ms3(part.durationMs)},URI="${applyEntryPrefix(prefix, part.uri)}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
     }
   };
-  for (const s of p.segments) {
+  for (const [i, s] of p.segments.entries()) {
     if (!Number.isFinite(s.durationMs) || s.durationMs < 0) {
       throw new GatewayError(ErrorCode.CasterOutput, `invalid HLS segment duration ${s.durationMs} ms`);
     }
     checkUri(s.uri);
+    if (i < skipped) continue;
     segmentTags(s);
     lines.push(`#EXTINF:${ms3(s.durationMs)},`);
     lines.push(applyEntryPrefix(prefix, s.uri));

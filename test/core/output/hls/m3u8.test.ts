@@ -5,9 +5,11 @@ import * as HLS from 'hls-parser';
 import { isGatewayError } from '../../../../core/errors.ts';
 import {
   applyEntryPrefix,
+  skippableSegments,
   targetDurationSeconds,
   writeMediaPlaylist,
   type MediaPlaylist,
+  type PlaylistSegment,
 } from '../../../../core/output/hls/m3u8.ts';
 
 HLS.setOptions({ strictMode: true });
@@ -138,4 +140,75 @@ test('property: any window validates in strict hls-parser, TARGETDURATION ≥ ev
     ),
     { numRuns: 300 },
   );
+});
+
+test('skippableSegments: a segment is skipped when the segments after it last at least the Skip Boundary', () => {
+  const two = (n: number): { durationMs: number }[] => Array.from({ length: n }, () => ({ durationMs: 2000 }));
+  assert.equal(skippableSegments(two(6), 6000), 3, 'after segment 2: 3 × 2 s = 6 s');
+  assert.equal(skippableSegments(two(6), 6001), 2);
+  assert.equal(skippableSegments(two(6), 12_000), 0, 'the whole window is 12 s: nothing is older than 12 s from its end');
+  assert.equal(skippableSegments(two(7), 12_000), 1);
+  assert.equal(skippableSegments([], 6000), 0);
+  assert.equal(skippableSegments([{ durationMs: 999.6 }, { durationMs: 999.6 }], 1000), 1, 'ms rounded as EXTINF writes them');
+});
+
+/** A fMP4 LL-HLS window: 8 segments of 1 s, the init segment changes at 3, a discontinuity at 5, parts on the last two. */
+function llWindow(skippedSegments: number): MediaPlaylist {
+  const segments: PlaylistSegment[] = Array.from({ length: 8 }, (_, i) => ({
+    uri: `s-${20 + i}.m4s`,
+    durationMs: 1000,
+    discontinuity: i === 5,
+    mapUri: i < 3 ? 's/init-a.mp4' : 's/init-b.mp4',
+    programDateTimeMs: Date.UTC(2026, 0, 1, 0, 0, i),
+    ...(i >= 6 ? { parts: [0, 1, 2, 3, 4].map((k) => ({ uri: `s-${20 + i}.${k}.m4s`, durationMs: 200, independent: k === 0 })) } : {}),
+  }));
+  return {
+    mediaSequence: 20,
+    discontinuitySequence: 4,
+    segments,
+    skippedSegments,
+    lowLatency: {
+      partTargetMs: 200,
+      partHoldBackMs: 600,
+      canSkipUntilMs: 6000,
+      open: { discontinuity: false, mapUri: 's/init-b.mp4', programDateTimeMs: Date.UTC(2026, 0, 1, 0, 0, 8), parts: [{ uri: 's-28.0.m4s', durationMs: 200, independent: true }] },
+      preloadHintUri: 's-28.1.m4s',
+    },
+  };
+}
+
+test('Playlist Delta Update: EXT-X-SKIP replaces the oldest segments; sequences unchanged, the map repeated, it parses to the same tail', () => {
+  const full = writeMediaPlaylist(llWindow(0));
+  assert.match(full, /#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=6\.000,PART-HOLD-BACK=0\.600\n/);
+  assert.doesNotMatch(full, /EXT-X-SKIP:/);
+  assert.match(full, /#EXT-X-VERSION:6\n/);
+  const skipped = skippableSegments(llWindow(0).segments, 6000);
+  assert.equal(skipped, 2, 'segments 22..27 last 6 s');
+  for (const n of [skipped, 4]) { // 4: past the map change, the map in effect is written again
+    const delta = writeMediaPlaylist(llWindow(n));
+    assert.match(delta, /#EXT-X-VERSION:9\n/, 'EXT-X-SKIP needs version 9');
+    assert.match(delta, /#EXT-X-MEDIA-SEQUENCE:20\n#EXT-X-DISCONTINUITY-SEQUENCE:4\n/, 'sequences of the full playlist');
+    assert.equal(delta.match(/#EXT-X-SKIP:/g)?.length, 1);
+    assert.match(delta, new RegExp(`#EXT-X-PART-INF:PART-TARGET=0\\.200\n#EXT-X-SKIP:SKIPPED-SEGMENTS=${n}\n#EXT-X-MAP:URI="s/init-${n < 3 ? 'a' : 'b'}\\.mp4"\n#EXT-X-PROGRAM-DATE-TIME:[^\n]+\n#EXTINF:1\\.000,\ns-${20 + n}\\.m4s\n`));
+    for (let i = 0; i < n; i++) assert.ok(!delta.includes(`s-${20 + i}.m4s`), `segment ${20 + i} skipped`);
+    const f = parseMedia(full);
+    const d = parseMedia(delta);
+    assert.equal(d.skip, n);
+    assert.equal(d.lowLatencyCompatibility?.canSkipUntil, 6);
+    assert.equal(d.segments.length + n, f.segments.length, 'kept + skipped = the full list');
+    for (const [i, s] of d.segments.entries()) {
+      const g = f.segments[i + n];
+      assert.equal(s.uri, g?.uri);
+      assert.equal(s.mediaSequenceNumber, g?.mediaSequenceNumber);
+      assert.equal(s.duration, g?.duration);
+      assert.equal(s.map?.uri, g?.map?.uri, `map of ${s.uri}`);
+      assert.equal(s.discontinuity, g?.discontinuity);
+      assert.deepEqual(s.parts.map((x) => x.uri), g?.parts.map((x) => x.uri));
+    }
+    assert.equal(d.prefetchSegments.length + d.segments.length, f.prefetchSegments.length + f.segments.length - n);
+    assert.ok(delta.endsWith('#EXT-X-PRELOAD-HINT:TYPE=PART,URI="s-28.1.m4s"\n'));
+  }
+  for (const bad of [-1, 9, 1.5]) {
+    assert.throws(() => writeMediaPlaylist(llWindow(bad)), (e) => isGatewayError(e), `SKIPPED-SEGMENTS ${bad}`);
+  }
 });
