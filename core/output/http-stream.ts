@@ -26,7 +26,10 @@
  *
  * HTTP-TS: serialized once per stream for all its players (http-ts-fanout.ts: one TS muxer, continuity counters
  * per stream, PAT/PMT before every keyframe); a player writes the shared packets of each message, after the last
- * PAT/PMT when its first message carries none.
+ * PAT/PMT when its first message carries none. A player that skipped packets (its hub queue dropped a GOP) sees
+ * the stream's continuity_counters jump: the first packet of each PID after the gap goes out as a copy with the
+ * adaptation field's discontinuity_indicator set (ISO/IEC 13818-1 2.4.3.5; core/protocol/mpegts/ts-discontinuity.ts),
+ * the rest of the packets shared as ever.
  *
  * HTTP-MP3 / HTTP-AAC: audio-only, raw MP3 frames (views of the shared payloads) or ADTS frames (a 7-byte header
  * per frame + a view of the raw AAC). With SRS's `fast_cache` (audio-fast-cache.ts) a new player is first given
@@ -43,6 +46,7 @@ import { parseAudioSpecificConfig, type AudioSpecificConfig } from '../codec/aac
 import { ADTS_HEADER_LENGTH, MAX_ADTS_FRAME_LENGTH, writeAdtsHeader } from '../codec/aac/adts.ts';
 import { MergedSocketWriter } from './merged-write.ts';
 import { acquireTsFanout, type TsFanout } from './http-ts-fanout.ts';
+import { markDiscontinuities } from '../protocol/mpegts/ts-discontinuity.ts';
 import { HeldConfigs } from '../remux/held-configs.ts';
 import { LiveWebSocketInput } from './live-websocket.ts';
 import { WebSocketCloseStatus } from '../protocol/websocket/frame.ts';
@@ -263,12 +267,21 @@ export class HttpFlvStream extends HttpLiveStream {
   }
 }
 
-/** Live MPEG-TS for one player: the stream's shared packets (http-ts-fanout.ts). */
+/**
+ * Live MPEG-TS for one player: the stream's shared packets (http-ts-fanout.ts), with discontinuity_indicator on
+ * copies of the first packet of each PID after packets this player skipped.
+ */
 export class HttpTsStream extends HttpLiveStream {
   readonly format = 'ts';
   readonly usesFastCache = false;
   #fanout: TsFanout | undefined;
   #started = false;
+  /** `seq` of the last chunk written. */
+  #lastSeq = -1;
+  /** PIDs whose first packet after a gap is still to come (flagged then); empty while in step. */
+  #pending: number[] = [];
+  /** Scratch list for markDiscontinuities. */
+  readonly #parts: Buffer[] = [];
 
   protected override beforeSubscribe(hub: HubPort, key: StreamKey): void {
     this.#fanout = acquireTsFanout(hub, key);
@@ -288,9 +301,20 @@ export class HttpTsStream extends HttpLiveStream {
       return false;
     }
     if (!this.#started) {
-      this.#started = true;
+      this.#started = true; // a join: the first packets' counters need no flag
       const tables = fanout.tables;
       if (!chunk.startsWithTables && tables !== undefined) this.writer.writeMedia(tables, true);
+    } else if (chunk.seq !== this.#lastSeq + 1) {
+      this.#pending = fanout.programPids.slice(); // skipped chunks: every PID's counter may jump
+    }
+    this.#lastSeq = chunk.seq;
+    if (this.#pending.length > 0) {
+      const parts = this.#parts;
+      if (markDiscontinuities(chunk.bytes, this.#pending, parts)) {
+        for (const part of parts) this.writer.writeMedia(part);
+        parts.length = 0;
+        return true;
+      }
     }
     this.writer.writeMedia(chunk.bytes, true);
     return true;

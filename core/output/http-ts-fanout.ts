@@ -9,6 +9,11 @@
  * reports "full", so it never skips one. Players look their message up (`chunkOf`); a player whose queue
  * dropped frames resumes at a keyframe, whose chunk starts with PAT/PMT.
  *
+ * Each chunk carries its position in the stream's output (`seq`): a player that writes a chunk whose `seq` is
+ * not the next one after its last skipped packets, so its continuity_counters jump on every PID of the program
+ * (`programPids`). It then flags the first packet of each PID after the gap with discontinuity_indicator, on
+ * copies of those packets (core/protocol/mpegts/ts-discontinuity.ts); the shared chunks are never written.
+ *
  * Lifetime: acquired by each HTTP-TS player (`acquireTsFanout`), released when it stops; the last release leaves
  * the hub. An unpublish resets the serializer (the next publish is a new program).
  */
@@ -17,6 +22,14 @@ import { nextSessionId } from '../log.ts';
 import type { RtmpMessage } from '../media/message.ts';
 import { streamKeyString, type StreamKey } from '../media/stream-key.ts';
 import { TsStreamSerializer, type TsChunk } from '../remux/rtmp-to-ts-stream.ts';
+import { parsePmt } from '../protocol/mpegts/psi.ts';
+import { PAT_PID, TS_PACKET_SIZE } from '../protocol/mpegts/ts-packet.ts';
+
+/** One message's packets, numbered in the stream's output. */
+export interface TsFanoutChunk extends TsChunk {
+  /** 0, 1, 2, ... per fan-out: a player whose next chunk is not `seq + 1` of its last one skipped packets. */
+  readonly seq: number;
+}
 
 /** Fan-outs per hub, by stream key string. */
 const fanouts = new WeakMap<HubPort, Map<string, TsFanout>>();
@@ -26,7 +39,11 @@ export class TsFanout implements ConsumerTarget {
   readonly #name: string;
   readonly #serializer = new TsStreamSerializer();
   /** Each message's packets (undefined: it writes none). Entries go with the messages (GOP cache, queues). */
-  readonly #chunks = new WeakMap<RtmpMessage, TsChunk | null>();
+  readonly #chunks = new WeakMap<RtmpMessage, TsFanoutChunk | null>();
+  #seq = 0;
+  /** `tables` that `#pids` was read from. */
+  #pidsOf: Buffer | undefined;
+  #pids: readonly number[] = [];
   #sub: Subscriber | undefined;
   #players = 0;
   #failure: string | undefined;
@@ -51,15 +68,28 @@ export class TsFanout implements ConsumerTarget {
    * The packets of `msg` as serialized for this stream: undefined when it writes none (configs, metadata,
    * skipped frames) or was never seen by this fan-out (a message of another publish).
    */
-  chunkOf(msg: RtmpMessage): TsChunk | undefined {
+  chunkOf(msg: RtmpMessage): TsFanoutChunk | undefined {
     return this.#chunks.get(msg) ?? undefined;
+  }
+
+  /**
+   * The PIDs of the current program, from the last PAT/PMT written: PAT (0), the PMT's, and its elementary
+   * streams; empty before the program started. Read again only when the tables changed.
+   */
+  get programPids(): readonly number[] {
+    const tables = this.#serializer.tables;
+    if (tables === this.#pidsOf) return this.#pids;
+    this.#pidsOf = tables;
+    this.#pids = tables === undefined ? [] : pidsOfTables(tables);
+    return this.#pids;
   }
 
   /** ConsumerTarget: serialize in stream order; never full. */
   send(msg: RtmpMessage): boolean {
     if (this.#failure !== undefined) return true;
     try {
-      this.#chunks.set(msg, this.#serializer.write(msg) ?? null);
+      const chunk = this.#serializer.write(msg);
+      this.#chunks.set(msg, chunk === undefined ? null : { bytes: chunk.bytes, startsWithTables: chunk.startsWithTables, seq: this.#seq++ });
     } catch (err) {
       this.#failure = err instanceof Error ? err.message : String(err);
     }
@@ -98,6 +128,23 @@ export class TsFanout implements ConsumerTarget {
     this.#closed = true;
     if (this.#registry.get(this.#name) === this) this.#registry.delete(this.#name);
   }
+}
+
+/** PAT, PMT and elementary PIDs of table packets as the serializer writes them (a PAT packet, then the PMT's). */
+function pidsOfTables(tables: Buffer): number[] {
+  const pids = [PAT_PID];
+  if (tables.length < 2 * TS_PACKET_SIZE) return pids;
+  const o = TS_PACKET_SIZE;
+  pids.push(((tables[o + 1] & 0x1f) << 8) | tables[o + 2]);
+  try {
+    const afc = (tables[o + 3] >> 4) & 0x03;
+    const payload = (afc & 0x02) !== 0 ? o + 5 + tables[o + 4] : o + 4;
+    const pmt = parsePmt(tables.subarray(payload + 1 + tables[payload], o + TS_PACKET_SIZE));
+    for (const s of pmt.streams) pids.push(s.elementaryPid);
+  } catch {
+    // not a PMT we wrote: the tables' PIDs alone
+  }
+  return pids;
 }
 
 /**
