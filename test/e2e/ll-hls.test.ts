@@ -12,14 +12,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import HLS from 'hls-parser';
 import { makeStreamKey } from '../../core/media/stream-key.ts';
 import { decodeCheck, fixture, freeUdpPort, startProcess, waitFor, type Running } from '../helpers/peers.ts';
 import { launchChromium, waitForPlayback } from '../helpers/browser.ts';
+import { writeHlsJsPage } from '../helpers/hls-page.ts';
 import { startTestGateway, type TestGateway } from './harness.ts';
 
 HLS.setOptions({ strictMode: true });
@@ -162,27 +162,12 @@ test('hls_use_fmp4 without LL: init.mp4 and .m4s files under hls_path, EXT-X-MAP
   }
 });
 
-const PAGE = `<!doctype html><meta charset="utf-8"><title>castgate ll-hls</title>
-<video id="v" muted autoplay playsinline></video>
-<script src="hls.min.js"></script>
-<script>
-  window.hlsErrors = [];
-  const video = document.getElementById('v');
-  const hls = new Hls({ lowLatencyMode: true });
-  window.hls = hls;
-  hls.on(Hls.Events.ERROR, (_e, d) => window.hlsErrors.push(d.details + (d.fatal ? ' (fatal)' : '')));
-  hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
-  hls.loadSource('/live/b.m3u8');
-  hls.attachMedia(video);
-</script>`;
-
 test('headless Chromium + hls.js lowLatencyMode plays LL-HLS with a live delay ≤ 2 s (wall clock − PROGRAM-DATE-TIME of the frame shown)', { timeout: 75_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'castgate-llhls-'));
   const t = await startTestGateway(LL_HLS(dir));
   const httpDir = t.gw.config.httpServer.dir;
   assert.ok(httpDir !== undefined);
-  writeFileSync(join(httpDir, 'index.html'), PAGE);
-  copyFileSync(createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js'), join(httpDir, 'hls.min.js'));
+  writeHlsJsPage(httpDir, '/live/b.m3u8', { lowLatencyMode: true });
   const pub = publishFixture(t.rtmpUrl('live/b'), 3);
   const browser = await launchChromium();
   try {
