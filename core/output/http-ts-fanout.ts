@@ -9,10 +9,10 @@
  * reports "full", so it never skips one. Players look their message up (`chunkOf`); a player whose queue
  * dropped frames resumes at a keyframe, whose chunk starts with PAT/PMT.
  *
- * Each chunk carries its position in the stream's output (`seq`): a player that writes a chunk whose `seq` is
- * not the next one after its last skipped packets, so its continuity_counters jump on every PID of the program
- * (`programPids`). It then flags the first packet of each PID after the gap with discontinuity_indicator, on
- * copies of those packets (core/protocol/mpegts/ts-discontinuity.ts); the shared chunks are never written.
+ * Each chunk carries its position in the stream's output (`seq`). A player whose next chunk is not one past its
+ * last one skipped packets: its continuity_counters jump on every PID of the program (`programPids`), so it flags
+ * the first packet of each PID after the gap with discontinuity_indicator, on copies of those packets
+ * (core/protocol/mpegts/ts-discontinuity.ts); the shared chunks are never written.
  *
  * Lifetime: acquired by each HTTP-TS player (`acquireTsFanout`), released when it stops; the last release leaves
  * the hub. An unpublish resets the serializer (the next publish is a new program).
