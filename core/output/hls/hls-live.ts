@@ -204,7 +204,7 @@ export class HlsLivePlaylist {
     const skipText = query.get('_HLS_skip');
     const delta = skipText === 'YES' || skipText === 'v2';
     if (msnText === null && partText !== null && !this.#ended) return { status: 400 }; // RFC 8216bis 6.2.5.2
-    const now = (): HlsLiveAnswer => ({ status: 200, kind: 'playlist', body: delta ? this.#delta() : this.#text });
+    const now = (): Extract<HlsLiveAnswer, { status: 200 }> => ({ status: 200, kind: 'playlist', body: delta ? this.#delta() : this.#text });
     if (msnText === null || this.#ended) return now();
     const msn = Number(msnText);
     const part = partText === null ? undefined : Number(partText);
@@ -226,7 +226,7 @@ export class HlsLivePlaylist {
     };
     const blocked = (): HlsLiveAnswer => {
       const a = now();
-      return this.#ended ? a : { ...a, maxAgeS: this.#targetDurationS } as HlsLiveAnswer;
+      return this.#ended ? a : { ...a, maxAgeS: this.#targetDurationS };
     };
     const check = (): HlsLiveAnswer | undefined => (ready() || this.#ended ? blocked() : undefined);
     return check() ?? this.#block(check, { status: 503 });
