@@ -14,7 +14,8 @@
  * - Each message's packets are one Buffer (`TsChunk.bytes`), handed to every player by reference.
  *
  * Continuity counters are the stream's: a player sees a continuous sequence from the keyframe it joins at, and a
- * jump only where its own queue dropped frames (it resumes at a keyframe, with PAT/PMT first).
+ * jump only where its own queue dropped frames (it resumes at a keyframe, with PAT/PMT first), which the player
+ * flags with discontinuity_indicator on copies of the first packets (core/output/http-stream.ts HttpTsStream).
  * Pure: no I/O, no timers.
  */
 import { ErrorCode, isGatewayError } from '../errors.ts';

@@ -182,3 +182,31 @@ test('HTTP-TS: a player whose queue dropped GOPs gets discontinuity_indicator on
   slow.live.stop('test');
   hub.close();
 });
+
+test('HTTP-TS audio-only: after a drop the player resumes at any frame; audio is flagged at once, PAT/PMT at the next tables', async () => {
+  const hub = new SourceHub({ log: silentLog, vhost: () => ({ gopCache: true, queueLengthMs: 2000, timeJitter: 'off' }), sourceLingerMs: 0 });
+  const pub = hub.publish(KEY, PUB);
+  pub.write(audioConfig(0));
+  const slow = play(hub, 1);
+  let ts = 0;
+  const frames = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++, ts += 23) pub.write(aac(ts, 1500));
+    await tick();
+  };
+  await frames(50);
+  slow.conn.hold();
+  await frames(2000); // ~3.4 MB, 46 s of audio: past the 1 MB high-water mark and the 2 s queue
+  assert.ok(slow.live.droppedMessages > 0, 'the slow player dropped frames');
+  slow.conn.release();
+  for (let i = 0; i < 20; i++) await tick();
+  await frames(100); // more than TS_AUDIO_ONLY_TABLE_INTERVAL: tables again
+  const r = checkCounters(slow.bytes());
+  assert.deepEqual(r.unflaggedJumps, [], 'every counter jump is flagged');
+  assert.deepEqual(r.flaggedMidUnit, []);
+  assert.deepEqual([...new Set(r.flagged.map((f) => f.split('@')[0]))].sort(), ['0', '257', '4096'], `PAT, PMT, audio (${r.flagged.join(' ')})`);
+  const errors: string[] = [];
+  new TsDemuxer({ onProgram: () => undefined, onPes: () => undefined, onDecodeError: (e) => errors.push(e.message) }).push(slow.bytes());
+  assert.deepEqual(errors, []);
+  slow.live.stop('test');
+  hub.close();
+});
