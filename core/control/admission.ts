@@ -36,11 +36,14 @@ import type {
   SessionEnd,
   SessionEvents,
   SessionInfo,
+  SourceEvents,
 } from '../hub/ports.ts';
 import { DEFAULT_VHOST, streamKeyString, type StreamKey } from '../media/stream-key.ts';
 import { checkSecurity } from './security.ts';
 import { callHooks, type HookBody } from './http-hooks.ts';
 
+/** `ip` of a publish this gateway makes itself (ingest, transcode, forward): SRS sees them from loopback. */
+const LOCAL_PUBLISHER_IP = '127.0.0.1';
 /** How long an admitted session may take to reach the hub before the sweep may forget it. */
 export const ADMIT_GRACE_MS = 30_000;
 /**
@@ -60,7 +63,7 @@ export interface GatewayAdmissionOptions {
   /** The vhost's settings now (read per call); undefined for a disabled or unknown vhost: nothing to check. */
   readonly vhost: (name: string) => VhostControlConfig | undefined;
   /** The hub: session ends, its clients (the sweep), the stream id of a key (`stream_id`). */
-  readonly hub: SessionEvents & Pick<ClientRegistry, 'clients'> & { streamId(key: StreamKey): string | undefined };
+  readonly hub: SessionEvents & SourceEvents & Pick<ClientRegistry, 'clients'> & { streamId(key: StreamKey): string | undefined };
   /** SRS `server_id` / `service_id` (the HTTP API's, so hooks and API agree); read at each call. */
   readonly serverIds?: () => { readonly serverId: string; readonly serviceId: string };
   /** `cwd` of on_dvr / on_hls; default process.cwd(). */
@@ -113,6 +116,7 @@ export class GatewayAdmission implements Admission, ConnectionAdmission, Recordi
   readonly #lastPublisher = new Map<string, Admitted>();
   readonly #connections = new Set<string>();
   readonly #offSessionEnd: () => void;
+  readonly #offPublish: () => void;
   #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: GatewayAdmissionOptions) {
@@ -120,6 +124,25 @@ export class GatewayAdmission implements Admission, ConnectionAdmission, Recordi
     this.#log = opts.log.child({ component: 'admission' });
     this.#cwd = opts.cwd ?? process.cwd();
     this.#offSessionEnd = opts.hub.onSessionEnd((end) => this.end(end));
+    this.#offPublish = opts.hub.onPublish((key, who) => this.#announce(key, who));
+  }
+
+  /**
+   * A publish that reached the hub without `admit`: the operator's own (an ingester, a transcode output, an
+   * in-process forward). SRS sees those as RTMP publishes from 127.0.0.1 and calls on_publish / on_unpublish
+   * for them, so hook servers that track the live streams see every stream here too: on_publish is POSTed with
+   * ip 127.0.0.1 as a notification (its answer is logged, never enforced: the config already decided) and the
+   * publish's end sends on_unpublish as for any admitted one.
+   */
+  #announce(key: StreamKey, who: SessionInfo): void {
+    if (this.#admitted.has(entryKey('publish', who.id, key))) return;
+    const hooks = this.#opts.vhost(key.vhost)?.httpHooks;
+    if (hooks === undefined || !hooks.enabled) return;
+    const admitted: Admitted = { req: { action: 'publish', key, who }, ip: LOCAL_PUBLISHER_IP, atMs: Date.now() };
+    this.#admitted.set(entryKey('publish', who.id, key), admitted);
+    this.#lastPublisher.set(streamKeyString(key), admitted);
+    this.#scheduleSweep();
+    this.#notify(key.vhost, 'on_publish', () => this.#streamBody('on_publish', admitted.req, admitted.ip));
   }
 
   /**
@@ -261,6 +284,7 @@ export class GatewayAdmission implements Admission, ConnectionAdmission, Recordi
   /** Stop listening to the hub and forget every session (no hooks). Idempotent. */
   close(): void {
     this.#offSessionEnd();
+    this.#offPublish();
     if (this.#sweepTimer !== undefined) clearTimeout(this.#sweepTimer);
     this.#sweepTimer = undefined;
     this.#admitted.clear();

@@ -207,3 +207,36 @@ test('an admitted session that never reaches the hub is forgotten after the grac
   assert.equal(hooks.bodies('on_unpublish').filter((b) => b.client_id === 'busy-1').length, 0);
   admission.close();
 });
+
+test('a publish that bypassed admit (ingest, transcode, forward) is announced: on_publish with ip 127.0.0.1 (answer not enforced), on_unpublish at its end', async () => {
+  const { hub, admission } = setup(ALL_HOOKS(hooks.base));
+  hooks.answer('/s', DENY_CODE);
+  try {
+    const before = hooks.bodies('on_publish').length;
+    const who = { id: 'ingest-demo/0', protocol: 'ingest' };
+    const publisher = hub.publish(KEY, who);
+    const [pub] = (await hooks.waitFor('on_publish', before + 1)).slice(before);
+    assert.deepEqual(pub?.body, {
+      server_id: 'vid-server', service_id: 'svc12345', action: 'on_publish', client_id: 'ingest-demo/0', ip: '127.0.0.1',
+      vhost: '__defaultVhost__', app: 'live', tcUrl: 'rtmp://localhost/live', stream: 'cam', param: '',
+      stream_url: '/live/cam', stream_id: hub.streamId(KEY),
+    });
+    assert.equal(hub.isPublishing(KEY), true, 'a refusing answer is not enforced on the operator\'s own publish');
+    const unpublishes = hooks.bodies('on_unpublish').length;
+    publisher.close();
+    const unpub = (await hooks.waitFor('on_unpublish', unpublishes + 1)).at(-1);
+    assert.equal(unpub?.body.client_id, 'ingest-demo/0');
+    // An admitted publish is not announced a second time.
+    hooks.answer('/s', ALLOW);
+    const count = hooks.bodies('on_publish').length;
+    const rtmp = { id: 'rtmp-9', protocol: 'rtmp', remote: '127.0.0.1:4000' };
+    await admission.admit({ action: 'publish', key: KEY, who: rtmp });
+    const ends = hooks.bodies('on_unpublish').length;
+    hub.publish(KEY, rtmp).close();
+    await hooks.waitFor('on_unpublish', ends + 1);
+    assert.equal(hooks.bodies('on_publish').length, count + 1, 'one on_publish for an admitted publish');
+  } finally {
+    hooks.answer('/s', ALLOW);
+    admission.close();
+  }
+});
