@@ -75,11 +75,6 @@ export function runningCasters(config: Config): StreamCasterConfig[] {
   return config.streamCasters.filter((c) => c.enabled);
 }
 
-/** Which `stream_caster` listeners to stop and start (only enabled blocks run; a disabled one is as absent). */
-export function diffCasters(before: Config, after: Config): BlockDiff<StreamCasterConfig> {
-  return diffBlocks(runningCasters(before), runningCasters(after));
-}
-
 /** One enabled `ingest` block of an enabled vhost, with the vhost it publishes under. */
 export interface VhostIngest {
   readonly vhost: string;
@@ -97,14 +92,9 @@ export function runningIngests(config: Config): VhostIngest[] {
 }
 
 /**
- * Which ingesters to stop and start: an ingester restarts only when its own block (or the vhost it is in) changed;
- * the identity is the vhost name plus the block (its id included).
+ * An ingest block's identity: its vhost and its content (id included), so with `diffBlocks` an ingester restarts
+ * only when its own block (or the vhost it is in) changed.
  */
-export function diffIngests(before: Config, after: Config): BlockDiff<VhostIngest> {
-  return diffBlocks(runningIngests(before), runningIngests(after), ingestIdentity);
-}
-
-/** An ingest block's identity: its vhost and its content (id included). */
 export function ingestIdentity(i: VhostIngest): string {
   return `${i.vhost}\n${blockIdentity(i.ingest)}`;
 }

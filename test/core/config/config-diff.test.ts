@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfigText, type Config } from '../../../core/config/config.ts';
-import { blockIdentity, changedVhosts, diffBlocks, diffCasters, diffIngests, restartNeeded } from '../../../core/config/config-diff.ts';
+import { blockIdentity, changedVhosts, diffBlocks, ingestIdentity, restartNeeded, runningCasters, runningIngests } from '../../../core/config/config-diff.ts';
 
 function conf(text: string): Config {
   return loadConfigText(text, '/etc/castgate/test.conf').config;
@@ -37,23 +37,23 @@ test('diffBlocks: kept by identity (two identical blocks keep two), changed = st
   assert.deepEqual(diffBlocks([], ['x']), { kept: [], stopped: [], started: ['x'] });
 });
 
-test('diffCasters: an added caster starts, a removed one stops, a changed one restarts, an untouched one is kept; disabled ones do not run', () => {
+test('running casters diffed: an added caster starts, a removed one stops, a changed one restarts, an untouched one is kept; disabled ones do not run', () => {
   const before = conf(udp(9000) + udp(9001) + udp(9002) + udp(9005).replace('enabled on', 'enabled off'));
   const after = conf(
     `# new first line\n${udp(9002)}${udp(9001, ' idle_timeout 3;')}${udp(9003)}${udp(9004).replace('enabled on', 'enabled off')}`,
   );
-  const d = diffCasters(before, after);
+  const d = diffBlocks(runningCasters(before), runningCasters(after));
   assert.deepEqual(d.kept.map((k) => [k.before.listen.port, k.after.listen.port, k.before.line, k.after.line]), [[9002, 9002, 3, 2]]);
   assert.deepEqual(d.stopped.map((c) => c.listen.port), [9000, 9001]);
   assert.deepEqual(d.started.map((c) => [c.listen.port, c.idleTimeoutMs]), [[9001, 3000], [9003, 10_000]]);
-  const same = diffCasters(before, before);
+  const same = diffBlocks(runningCasters(before), runningCasters(before));
   assert.deepEqual([same.kept.length, same.stopped.length, same.started.length], [3, 0, 0]);
   // A changed output on the same port: the old listener stops before the new one binds the port.
-  const out = diffCasters(conf(udp(9000)), conf(udp(9000).replace('/live/u9000', '/live/other')));
+  const out = diffBlocks(runningCasters(conf(udp(9000))), runningCasters(conf(udp(9000).replace('/live/u9000', '/live/other'))));
   assert.deepEqual([out.kept.length, out.stopped.map((c) => c.output), out.started.map((c) => c.output)], [0, ['rtmp://127.0.0.1/live/u9000'], ['rtmp://127.0.0.1/live/other']]);
 });
 
-test('diffIngests: only the ingesters whose own block (or vhost) changed restart', () => {
+test('running ingesters diffed by ingestIdentity: only the ingesters whose own block (or vhost) changed restart', () => {
   const before = conf(`vhost __defaultVhost__ { ${ingest('a', 'a.flv')} ${ingest('b', 'b.flv')} ${ingest('c', 'c.flv')} }
     vhost other { ${ingest('a', 'a.flv')} }`);
   const after = conf(`vhost __defaultVhost__ {
@@ -64,7 +64,7 @@ test('diffIngests: only the ingesters whose own block (or vhost) changed restart
       ${ingest('d', 'd.flv')}
     }
     vhost other { enabled off; ${ingest('a', 'a.flv')} }`);
-  const d = diffIngests(before, after);
+  const d = diffBlocks(runningIngests(before), runningIngests(after), ingestIdentity);
   assert.deepEqual(d.kept.map((k) => `${k.after.vhost}/${k.after.ingest.id}`), ['__defaultVhost__/a']);
   assert.deepEqual(d.stopped.map((s) => `${s.vhost}/${s.ingest.id}`), ['__defaultVhost__/b', '__defaultVhost__/c', 'other/a']);
   assert.deepEqual(d.started.map((s) => `${s.vhost}/${s.ingest.id}:${s.ingest.input.urls[0]}`), ['__defaultVhost__/b:b2.flv', '__defaultVhost__/d:d.flv']);
